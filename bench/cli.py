@@ -1,0 +1,232 @@
+"""`python -m bench`: maps command-line arguments to calls; no benchmark logic lives here."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """A user mistake: printed as one line, exit code 2, no traceback."""
+
+
+def _names(values: list[str] | None) -> list[str]:
+    """`['a,b', 'c']` -> `['a', 'b', 'c']`."""
+    return [v.strip() for item in values or [] for v in item.split(',') if v.strip()]
+
+
+def _expand(requested: list[str], available: list[str], kind: str) -> list[str]:
+    """Expands 'all' and globs against `available`; an unmatched name is a UsageError with close matches."""
+    import difflib
+    import fnmatch
+    out: list[str] = []
+    for name in requested:
+        pattern = '*' if name.lower() == 'all' else name.lower()
+        hits = [a for a in available if fnmatch.fnmatch(a.lower(), pattern)]
+        if not hits:
+            close = difflib.get_close_matches(name.lower(), available, n=3, cutoff=0.5)
+            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ''
+            raise UsageError(f"Unknown {kind} {name!r}.{hint} Available: {', '.join(available)}.")
+        out.extend(h for h in hits if h not in out)
+    return out
+
+
+def _device(value: str) -> str:
+    import torch
+    if value == 'auto':
+        return 'cuda' if torch.cuda.is_available() else 'cpu'
+    try:
+        device = torch.device(value)
+    except RuntimeError:
+        raise UsageError(f"Expected --device 'auto', 'cpu' or 'cuda[:N]', but got {value!r}.") from None
+    if device.type == 'cuda' and not torch.cuda.is_available():
+        raise UsageError('--device cuda was asked for, but torch sees no CUDA GPU on this machine.')
+    return str(device)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import methods
+    import metrics
+    from bench.datasets import list_datasets
+    from bench.published import parse_results_option
+    from bench.runner import RunConfig, run_benchmark
+    from metrics import list_conventions
+    from reports import write_report
+
+    if args.convention not in list_conventions():
+        _expand([args.convention], list_conventions(), 'convention')
+    results = []
+    for text in args.results or []:
+        try:
+            name, folder, pattern = parse_results_option(text)
+        except ValueError as err:
+            raise UsageError(str(err)) from None
+        if folder is not None and not folder.is_dir():
+            raise UsageError(f'--results {name}: folder not found: {folder}')
+        results.append((name, folder, pattern))
+    requested_methods = _names(args.methods) or ([] if results else ['all'])
+    method_names = _expand(requested_methods, methods.list_methods(), 'method') if requested_methods else []
+    clash = sorted({n for n, _, _ in results} & set(method_names))
+    if clash:
+        raise UsageError(f'--results name {clash[0]!r} is also a registered method; give the results another name.')
+    datasets = []
+    for name in _names(args.datasets):
+        datasets += [name] if name.endswith('.toml') else _expand([name], list_datasets(), 'dataset')
+    cfg = RunConfig(
+        methods=method_names, datasets=datasets,
+        metrics=_expand(_names(args.metrics), metrics.list_metrics(convention=args.convention), 'metric'),
+        out=Path(args.out), results=results, convention=args.convention, data_root=args.data_root,
+        weights_dir=args.weights_dir, device=_device(args.device), warmup=args.warmup, fetch=not args.no_fetch,
+        fallback=not args.no_fallback, mirror=args.mirror, progress=not args.no_progress, fresh=args.fresh,
+        argv=sys.argv[1:])
+    if not cfg.methods and not cfg.results:
+        raise UsageError('Nothing to run: give --methods and/or --results.')
+    summary = run_benchmark(cfg)
+    report = write_report(cfg.out)
+    _print_summary(summary, cfg, report)
+    return EXIT_FAILURES if summary.errors else EXIT_OK
+
+
+def _print_summary(summary, cfg, report: Path) -> None:
+    import pandas as pd
+    from reports.tables import mean_table
+    scores = pd.read_csv(cfg.out / 'scores.csv', dtype={'pair': str})
+    for ds in summary.datasets:
+        table = mean_table(scores, ds, cfg.convention, cfg.metrics)
+        table = table[table.index.isin(summary.methods[ds])]
+        if not table.empty:
+            print(f'\n{ds} (convention {cfg.convention}), mean over pairs:')
+            print(table.to_string(float_format='{:.4f}'.format))
+    print(f'\nFused {summary.fused} pairs, reused {summary.reused} from an earlier run, wrote {summary.scored} scores.')
+    for note in summary.notes:
+        print(f'Note: {note}')
+    print(f'Results: {cfg.out}/ (scores.csv, timing.csv, errors.csv, run.json, fused/); report: {report}')
+    if summary.errors:
+        print(f'{summary.errors} error(s): see {cfg.out / "errors.csv"}', file=sys.stderr)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.what == 'methods':
+        import methods
+        for name in methods.list_methods():
+            spec = methods.get_method_spec(name)
+            weights = ', '.join(w.file for w in spec.weights) or 'no weights'
+            print(f'{name:16s} {spec.paper}  [{weights}; colour {spec.colour}]')
+    elif args.what == 'metrics':
+        import metrics
+        for name in metrics.list_metrics(convention=args.convention):
+            spec = metrics.get_metric(name, args.convention)
+            print(f'{name:8s} {"higher" if spec.higher_is_better else "lower"} is better  {spec.reference}')
+    elif args.what == 'conventions':
+        import metrics
+        for name in metrics.list_conventions():
+            print(f'{name:10s} {metrics.get_convention(name).description}')
+    else:
+        from bench.datasets import list_datasets, load_manifest
+        for name in list_datasets():
+            m = load_manifest(name) if name != 'synthetic' else None
+            print(f'{name:16s} ' + (f'{len(m.pairs):4d} pairs  {m.title}' if m else 'generated pairs for smoke runs'))
+    return EXIT_OK
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from bench.config import data_mirror, data_root
+    from bench.datasets import fetch, list_datasets, load_manifest, verify
+    root = data_root(args.data_root)
+    status = EXIT_OK
+    for name in _names(args.names):
+        manifest = load_manifest(_expand([name], list_datasets(), 'dataset')[0] if not name.endswith('.toml') else name)
+        if args.action == 'fetch':
+            fetch(manifest, root, mirror=data_mirror(args.mirror), progress=not args.no_progress)
+            print(f'{manifest.name}: {len(manifest.files())} files present and verified in {manifest.root(root)}')
+            continue
+        problems = verify(manifest, root, progress=not args.no_progress)
+        for path, problem in problems.items():
+            print(f'{manifest.name}: {path}: {problem}')
+        print(f'{manifest.name}: {len(manifest.files()) - len(problems)}/{len(manifest.files())} files OK '
+              f'in {manifest.root(root)}')
+        status = EXIT_FAILURES if problems else status
+    return status
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from reports import write_report
+    run_dir = Path(args.run_dir)
+    if not (run_dir / 'scores.csv').is_file():
+        raise UsageError(f'{run_dir} is not a run folder (no scores.csv).')
+    print(write_report(run_dir))
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog='python -m bench', description='Infrared-visible image fusion benchmark.')
+    sub = parser.add_subparsers(dest='command', required=True)
+
+    run = sub.add_parser('run', help='fuse, time and score: methods x data sets x metrics')
+    run.add_argument('--methods', nargs='+', help="registered methods, comma/space separated, globs ok; 'all' "
+                     '(default, unless --results is given)')
+    run.add_argument('--results', action='append', metavar='NAME[=DIR]',
+                     help='published fused images as a method: NAME=DIR (matched by file name; DIR may end in a '
+                          "pattern such as fused_{pair}.png), or a NAME the manifest declares, or 'all' of those. "
+                          'Repeatable.')
+    run.add_argument('--datasets', nargs='+', default=['tno42'], help="manifests (or .toml paths); default tno42")
+    run.add_argument('--metrics', nargs='+', default=['all'], help="default 'all'")
+    run.add_argument('--convention', default='default', help='how metrics are computed (see `list conventions`)')
+    run.add_argument('--out', default='runs/latest',
+                     help='run folder; re-running into it resumes (default %(default)s)')
+    run.add_argument('--data-root', help='folder holding the data sets (default $BENCH_DATA_ROOT or the user cache)')
+    run.add_argument('--weights-dir', help='folder holding weight files (default $BENCH_WEIGHTS_DIR or the user cache)')
+    run.add_argument('--device', default='auto', help="'auto' (default: cuda when available), 'cpu', 'cuda:0'")
+    run.add_argument('--warmup', type=int, default=1, help='untimed calls per method before timing (default 1)')
+    run.add_argument('--mirror', help='base URL replacing the official download locations')
+    run.add_argument('--no-fetch', action='store_true', help='do not download missing data')
+    run.add_argument('--no-fallback', action='store_true', help='never substitute the synthetic set for missing data')
+    run.add_argument('--fresh', action='store_true', help='discard the results already in --out')
+    run.add_argument('--no-progress', action='store_true')
+    run.set_defaults(func=cmd_run)
+
+    lst = sub.add_parser('list', help='list registered methods, metrics, conventions or data sets')
+    lst.add_argument('what', choices=['methods', 'metrics', 'datasets', 'conventions'])
+    lst.add_argument('--convention', default='default')
+    lst.set_defaults(func=cmd_list)
+
+    data = sub.add_parser('data', help='verify or fetch data sets')
+    data.add_argument('action', choices=['verify', 'fetch'])
+    data.add_argument('names', nargs='+', metavar='NAME')
+    data.add_argument('--data-root')
+    data.add_argument('--mirror', help='base URL replacing the official download locations ($BENCH_DATA_MIRROR)')
+    data.add_argument('--no-progress', action='store_true')
+    data.set_defaults(func=cmd_data)
+
+    rep = sub.add_parser('report', help='(re)build report/index.html of a run folder')
+    rep.add_argument('run_dir')
+    rep.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if getattr(args, 'warmup', 0) < 0:
+        print('error: --warmup must be >= 0', file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.func(args)
+    except UsageError as err:
+        print(f'error: {err}', file=sys.stderr)
+        return EXIT_USAGE
+    except KeyError as err:  # unknown names from the registries; their message carries the suggestions
+        print(f'error: {err.args[0] if err.args else err}', file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print('\nInterrupted. Everything finished so far is saved; run the same command again to resume.',
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # data/download/manifest errors: one clear line, not a traceback
+        from bench.download import ChecksumError, DownloadError
+        from bench.datasets import ManifestError
+        if isinstance(err, (ChecksumError, DownloadError, ManifestError, OSError)):
+            print(f'error: {err}', file=sys.stderr)
+            return EXIT_FAILURES
+        raise

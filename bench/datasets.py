@@ -1,0 +1,193 @@
+"""Data sets: manifests (package data), verification, fetching and pair loading."""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+
+from bench.images import read_image, to_gray
+
+__all__ = ['Pair', 'ResultsFolder', 'Manifest', 'ManifestError', 'list_datasets', 'load_manifest', 'verify',
+           'missing_files', 'fetch', 'LoadedPair', 'load_pair']
+
+REQUIRED = ('name', 'title', 'description', 'citation', 'licence', 'homepage', 'directory', 'pairs')
+
+
+class ManifestError(ValueError):
+    """A manifest file is malformed."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    name: str
+    ir: str
+    vi: str
+    split: str | None = None
+
+
+@dataclass(frozen=True)
+class ResultsFolder:
+    """Published fused images of one method, declared in a manifest."""
+    name: str
+    dir: str
+    pattern: str
+    source: str = ''
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    title: str
+    description: str
+    citation: str
+    licence: str
+    homepage: str
+    directory: str
+    pairs: tuple[Pair, ...]
+    checksums: dict[str, str] = field(repr=False)
+    sources: tuple[dict, ...] = field(default=(), repr=False)
+    urls: dict[str, str] = field(default_factory=dict, repr=False)
+    results: dict[str, ResultsFolder] = field(default_factory=dict, repr=False)
+    official_splits: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    location: Path | None = None  # absolute folder for sets not under the data root (the synthetic set)
+    digest: str = ''              # sha256 of the manifest files, recorded in run.json
+
+    def root(self, data_root: Path) -> Path:
+        return self.location or Path(data_root) / self.directory
+
+    def files(self) -> list[str]:
+        return sorted(self.checksums)
+
+    def source_of(self, path: str) -> tuple[str, str | None]:
+        """(url, archive member or None) of a file: per-file URL, else the longest matching prefix source."""
+        if path in self.urls:
+            return self.urls[path], None
+        matches = [s for s in self.sources if path.startswith(s['prefix'])]
+        if not matches:
+            raise ManifestError(f'Manifest {self.name!r} gives no download location for {path!r}.')
+        src = max(matches, key=lambda s: len(s['prefix']))
+        if 'archive' in src:
+            return src['archive'], path.rsplit('/', 1)[-1]
+        return src['url'] + quote(path[len(src['prefix']):]), None
+
+
+def list_datasets() -> list[str]:
+    """Names of the manifests shipped in `data_manifests`, plus 'synthetic'."""
+    names = [p.name[:-5] for p in resources.files('data_manifests').iterdir() if p.name.endswith('.toml')]
+    return sorted(names) + ['synthetic']
+
+
+def _parse(name: str, toml_text: str, sha_text: str) -> Manifest:
+    try:
+        raw = tomllib.loads(toml_text)
+    except tomllib.TOMLDecodeError as err:
+        raise ManifestError(f'Manifest {name!r} is not valid TOML: {err}') from None
+    missing = [k for k in REQUIRED if k not in raw]
+    if missing:
+        raise ManifestError(f'Manifest {name!r} lacks {", ".join(missing)}.')
+    checksums = {}
+    for line in sha_text.splitlines():
+        if line.strip():
+            digest, path = line.split(maxsplit=1)
+            checksums[path.strip().lstrip('*')] = digest.lower()
+    pairs = tuple(Pair(p['name'], p['ir'], p['vi'], p.get('split')) for p in raw['pairs'])
+    results = {k: ResultsFolder(k, v['dir'], v.get('pattern', '{pair}.png'), v.get('source', ''))
+               for k, v in raw.get('results', {}).items()}
+    digest = hashlib.sha256((toml_text + '\0' + sha_text).encode()).hexdigest()
+    return Manifest(raw['name'], raw['title'], raw['description'], raw['citation'], raw['licence'], raw['homepage'],
+                    raw['directory'], pairs, checksums, tuple(raw.get('sources', ())), dict(raw.get('urls', {})),
+                    results, dict(raw.get('official_splits', {})), digest=digest)
+
+
+def load_manifest(name: str) -> Manifest:
+    """The manifest `name` (see `list_datasets()`), or a path to a user's `<name>.toml` beside its `<name>.sha256`.
+
+    Raises:
+        KeyError: unknown name, with close matches.
+        ManifestError: malformed manifest.
+    """
+    if name.endswith('.toml'):
+        path = Path(name)
+        if not path.is_file():
+            raise KeyError(f'Manifest file not found: {path}')
+        sha = path.with_suffix('.sha256')
+        return _parse(path.stem, path.read_text(), sha.read_text() if sha.is_file() else '')
+    if name == 'synthetic':
+        from bench.synthetic import synthetic_manifest
+        return synthetic_manifest()
+    package = resources.files('data_manifests')
+    toml_file = package / f'{name}.toml'
+    if not toml_file.is_file():
+        close = difflib.get_close_matches(name, list_datasets(), n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ''
+        raise KeyError(f"Unknown dataset {name!r}.{hint} Available: {', '.join(list_datasets())}.")
+    sha_file = package / f'{name}.sha256'
+    return _parse(name, toml_file.read_text(), sha_file.read_text() if sha_file.is_file() else '')
+
+
+def missing_files(manifest: Manifest, data_root: Path) -> list[str]:
+    root = manifest.root(data_root)
+    return [f for f in manifest.files() if not (root / f).is_file()]
+
+
+def verify(manifest: Manifest, data_root: Path, progress: bool = False) -> dict[str, str]:
+    """Checks every file of the manifest; returns {path: problem} for the files that are missing or differ."""
+    from bench.download import sha256_file
+    from bench.progress import progress_bar
+    root = manifest.root(data_root)
+    problems = {}
+    for rel in progress_bar(manifest.files(), desc=f'verify {manifest.name}', unit='file', enable=progress):
+        path = root / rel
+        if not path.is_file():
+            problems[rel] = 'missing'
+        elif (actual := sha256_file(path)) != manifest.checksums[rel]:
+            problems[rel] = f'sha256 {actual}, expected {manifest.checksums[rel]}'
+    return problems
+
+
+def fetch(manifest: Manifest, data_root: Path, *, mirror: str | None = None, files: list[str] | None = None,
+          progress: bool = True) -> list[Path]:
+    """Downloads the manifest's files (all, or `files`) into the data root; resumable and checksum-verified.
+
+    `mirror` replaces every official URL by `<mirror>/<directory>/<path>`.
+    """
+    from bench.download import FileToFetch, fetch_files
+    root = manifest.root(data_root)
+    todo = []
+    for rel in files if files is not None else manifest.files():
+        if mirror:
+            url, member = f"{mirror.rstrip('/')}/{quote(manifest.directory)}/{quote(rel)}", None
+        else:
+            url, member = manifest.source_of(rel)
+        todo.append(FileToFetch(url, root / rel, manifest.checksums[rel], member))
+    return fetch_files(todo, progress=progress)
+
+
+@dataclass(frozen=True)
+class LoadedPair:
+    """A decoded pair: IR (H, W) uint8 gray; visible (H, W) gray or (H, W, 3) RGB uint8, as stored."""
+    name: str
+    ir: np.ndarray
+    vis: np.ndarray
+
+
+def load_pair(manifest: Manifest, pair: Pair, data_root: Path) -> LoadedPair:
+    """Decodes one pair, checking each file's sha256 when the manifest lists it.
+
+    Raises:
+        ImageError, ChecksumError: naming the file.
+        ValueError: when IR and visible sizes differ, naming both files.
+    """
+    root = manifest.root(data_root)
+    ir = to_gray(read_image(root / pair.ir, manifest.checksums.get(pair.ir)))
+    vis = read_image(root / pair.vi, manifest.checksums.get(pair.vi))
+    if ir.shape[:2] != vis.shape[:2]:
+        raise ValueError(f'Size mismatch in pair {pair.name!r}: {root / pair.ir} is {ir.shape[1]}x{ir.shape[0]} but '
+                         f'{root / pair.vi} is {vis.shape[1]}x{vis.shape[0]} (width x height).')
+    return LoadedPair(pair.name, ir, vis)

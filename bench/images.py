@@ -1,0 +1,77 @@
+"""Reading and writing images: decoded once, checked against the manifest's sha256 on the same bytes."""
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from bench.download import ChecksumError
+
+__all__ = ['ImageError', 'ChecksumError', 'read_image', 'to_gray', 'write_png']
+
+
+class ImageError(ValueError):
+    """An image file is missing, unreadable or not an 8-bit image."""
+
+
+def read_image(path: Path, sha256: str | None = None) -> np.ndarray:
+    """Decodes an 8-bit image file to (H, W) gray or (H, W, 3) RGB uint8.
+
+    A 3-channel file whose channels are identical (TNO stores gray that way) is returned as gray; an alpha channel is
+    dropped.
+
+    Raises:
+        ImageError: missing, unreadable or not 8-bit, naming the file.
+        ChecksumError: when `sha256` is given and the bytes differ, naming the file and both digests.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ImageError(f'Image file not found: {path}') from None
+    except OSError as err:
+        raise ImageError(f'Cannot read image file {path}: {err.strerror or err}') from None
+    if sha256 is not None:
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != sha256:
+            raise ChecksumError(path, sha256, actual)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    if image is None:
+        raise ImageError(f'Cannot decode image file {path} ({len(data)} bytes): not a readable image.')
+    if image.dtype != np.uint8:
+        raise ImageError(f'Expected an 8-bit image in {path}, but got {image.dtype}.')
+    if image.ndim == 3:
+        image = image[..., :3]
+        if (image[..., :1] == image[..., 1:]).all():
+            return np.ascontiguousarray(image[..., 0])
+        image = np.ascontiguousarray(image[..., ::-1])  # OpenCV decodes BGR
+    return image
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """RGB to gray with BT.601 luma rounded to the nearest level; gray passes through."""
+    if image.ndim == 2:
+        return image
+    luma = image.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    return np.clip(np.rint(luma), 0, 255).astype(np.uint8)
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Writes (H, W) or (H, W, 3) RGB uint8 as PNG atomically (temp file + rename), so a kill leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    bgr = image if image.ndim == 2 else image[..., ::-1]
+    ok, buf = cv2.imencode('.png', bgr)
+    if not ok:
+        raise ImageError(f'Cannot encode {path} as PNG.')
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.' + path.name, suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as fh:
+            fh.write(buf.tobytes())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

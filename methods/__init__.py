@@ -1,0 +1,11 @@
+"""Fusion methods: a registry of factories, a base class that handles checks and colour, and the methods."""
+from methods._base import FusionMethod, check_pair
+from methods._registry import (MethodSpec, Weights, create_method, get_method_spec, list_methods,
+                               register_method)
+from methods._weights import WeightsNotFound, default_weights_dir
+
+# One import per method module; importing registers the methods.
+from methods import pixel_rules  # noqa: E402,F401
+
+__all__ = ['FusionMethod', 'MethodSpec', 'Weights', 'WeightsNotFound', 'check_pair', 'create_method',
+           'default_weights_dir', 'get_method_spec', 'list_methods', 'register_method']

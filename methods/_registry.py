@@ -1,0 +1,150 @@
+"""Registry of fusion methods: one frozen spec per method, filled by the `register_method` decorator."""
+from __future__ import annotations
+
+import difflib
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence, TypeVar
+
+__all__ = ['Weights', 'MethodSpec', 'register_method', 'list_methods', 'get_method_spec', 'create_method',
+           'suggest']
+
+F = TypeVar('F', bound=Callable)
+
+COLOUR_MODES = ('ycbcr', 'gray', 'rgb')
+
+
+@dataclass(frozen=True)
+class Weights:
+    """One checkpoint file a method needs, looked up under the weights directory.
+
+    Attributes:
+        file: path relative to the weights directory.
+        sha256: hex digest of the official file; always checked before loading.
+        url: the authors' public download location.
+    """
+    file: str
+    sha256: str
+    url: str = ''
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """Everything the benchmark knows about a method without building it.
+
+    Attributes:
+        name: registry key, lower case (`densefuse`).
+        build: the decorated factory; returns a `FusionMethod`.
+        paper: citation of the paper that defines the method.
+        licence: licence of the official code and weights.
+        weights: files the method needs (empty for pixel rules).
+        colour: how a colour visible image is handled, done once in `FusionMethod.fuse`:
+            'ycbcr' fuses the visible luminance and recolours with the visible chroma (the field's protocol),
+            'gray' fuses the luminance and returns a gray image, 'rgb' passes the visible image through unchanged.
+        input_multiple: height and width the network needs to divide (inputs are padded by reflection).
+        module: Python module that registered the method (shows where a plug-in came from).
+        tags: free-form labels ('pixel-rule', 'baseline', 'published', ...).
+    """
+    name: str
+    build: Callable = field(repr=False, compare=False)
+    paper: str = ''
+    licence: str = ''
+    weights: tuple[Weights, ...] = ()
+    colour: str = 'ycbcr'
+    input_multiple: int = 1
+    module: str = ''
+    tags: tuple[str, ...] = ()
+
+
+_METHODS: dict[str, MethodSpec] = {}
+
+
+def register_method(name: str | None = None, *, paper: str = '', licence: str = '',
+                    weights: Sequence[Weights] = (), colour: str = 'ycbcr', input_multiple: int = 1,
+                    tags: Sequence[str] = ()) -> Callable[[F], F]:
+    """Decorator that registers a method factory under `name` (default: the function's name).
+
+    Raises:
+        ValueError: if the name is already registered, or an option is out of range.
+    """
+    if colour not in COLOUR_MODES:
+        raise ValueError(f'Expected `colour` in {COLOUR_MODES}, but got {colour!r}.')
+    if input_multiple < 1:
+        raise ValueError(f'Expected `input_multiple` >= 1, but got {input_multiple}.')
+
+    def decorate(factory: F) -> F:
+        key = (name or factory.__name__).lower()
+        if key in _METHODS:
+            raise ValueError(f'Method {key!r} is already registered by {_METHODS[key].module}; '
+                             f'{factory.__module__} cannot register it again.')
+        _METHODS[key] = MethodSpec(key, factory, paper, licence, tuple(weights), colour, input_multiple,
+                                   factory.__module__, tuple(tags))
+        return factory
+    return decorate
+
+
+def _as_patterns(value: str | Sequence[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def list_methods(pattern: str | Sequence[str] = '*', exclude: str | Sequence[str] = ()) -> list[str]:
+    """Sorted names of registered methods matching any of the glob `pattern`s and none of `exclude`."""
+    from methods._plugins import load_plugins
+    load_plugins()
+    keep = _as_patterns(pattern)
+    drop = _as_patterns(exclude)
+    return sorted(n for n in _METHODS
+                  if any(fnmatch.fnmatch(n, p) for p in keep) and not any(fnmatch.fnmatch(n, p) for p in drop))
+
+
+def suggest(name: str, choices: Sequence[str], kind: str) -> str:
+    """The message of a KeyError for an unknown `name`, with close matches."""
+    close = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ''
+    return f"Unknown {kind} {name!r}.{hint} Available: {', '.join(sorted(choices)) or 'none'}."
+
+
+def get_method_spec(name: str) -> MethodSpec:
+    """The spec registered under `name`.
+
+    Raises:
+        KeyError: for an unknown name, listing close matches.
+    """
+    from methods._plugins import load_plugins
+    load_plugins()
+    try:
+        return _METHODS[name.lower()]
+    except KeyError:
+        raise KeyError(suggest(name, list(_METHODS), 'method')) from None
+
+
+def create_method(name: str, *, weights_dir=None, device='cpu', colour: str | None = None, **options):
+    """Builds the method registered under `name`, with its weights checked and loaded.
+
+    Args:
+        name: registry key (see `list_methods()`).
+        weights_dir: folder holding weight files; default from `BENCH_WEIGHTS_DIR`.
+        device: torch device to move the method to.
+        colour: overrides the spec's colour handling ('ycbcr', 'gray' or 'rgb').
+        **options: method-specific keywords passed to the factory.
+
+    Raises:
+        KeyError: for an unknown name.
+        WeightsNotFound: when a weight file is missing (the message says which file, its sha256 and its URL).
+    """
+    from methods._weights import resolve_weights
+    spec = get_method_spec(name)
+    if colour is not None and colour not in COLOUR_MODES:
+        raise ValueError(f'Expected `colour` in {COLOUR_MODES}, but got {colour!r}.')
+    if spec.weights:
+        options['weights'] = [resolve_weights(w, weights_dir, method=spec.name) for w in spec.weights]
+    method = spec.build(**options)
+    method.spec = spec
+    method.colour = colour or spec.colour
+    return method.to(device).eval()
+
+
+def registry_view() -> Mapping[str, MethodSpec]:
+    """Read-only view of the registry (for tests and listings)."""
+    from types import MappingProxyType
+    return MappingProxyType(_METHODS)

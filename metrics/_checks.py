@@ -1,0 +1,20 @@
+"""Input checks shared by every metric: clear ValueErrors instead of broadcasting surprises."""
+from __future__ import annotations
+
+from torch import Tensor
+
+
+def check_images(fused: Tensor, ir: Tensor | None = None, vis: Tensor | None = None) -> None:
+    """Raises ValueError unless every given image is a floating (N, 1, H, W) tensor of one common shape."""
+    for label, t in (('fused', fused), ('ir', ir), ('vis', vis)):
+        if t is None:
+            continue
+        if not isinstance(t, Tensor):
+            raise ValueError(f'Expected `{label}` to be a torch.Tensor, but got {type(t).__name__}.')
+        if t.ndim != 4 or t.shape[1] != 1:
+            raise ValueError(f'Expected `{label}` of shape (N, 1, H, W), but got {tuple(t.shape)}.')
+        if not t.is_floating_point():
+            raise ValueError(f'Expected `{label}` to be floating point, but got {t.dtype}.')
+        if t.shape != fused.shape:
+            raise ValueError(f'Expected `{label}` of the same shape as `fused` {tuple(fused.shape)}, '
+                             f'but got {tuple(t.shape)}.')

@@ -1,0 +1,45 @@
+"""EN: Shannon entropy of the fused image's grey-level histogram."""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from metrics._checks import check_images
+from metrics._registry import register_metric
+
+
+@register_metric('en', higher_is_better=True, needs_sources=False,
+                 reference='textbook: Shannon entropy of the 256-bin histogram in bits '
+                           '(as CDDFuse, VIFB, MATLAB entropy)')
+def entropy(fused: Tensor) -> Tensor:
+    """Entropy in bits of the 256-bin grey-level histogram, per image.
+
+    Values are rounded to the nearest grey level and clipped to [0, 255] before binning, so integer images (what a
+    saved PNG holds) are binned exactly.
+
+    Args:
+        fused: (N, 1, H, W) float tensor on the 0-255 scale.
+
+    Returns:
+        (N,) float64 tensor.
+
+    Raises:
+        ValueError: if `fused` is not a floating (N, 1, H, W) tensor.
+
+    Example:
+        >>> import torch
+        >>> img = torch.tensor([0., 255.]).repeat(8).reshape(1, 1, 4, 4)   # two grey levels, equally frequent
+        >>> entropy(img)
+        tensor([1.], dtype=torch.float64)
+
+    References:
+        Roberts, Van Aardt, Ahmed, "Assessment of image fusion procedures using entropy, image quality, and
+        multispectral classification", J. Appl. Remote Sens. 2 (2008).
+    """
+    check_images(fused)
+    n = fused.shape[0]
+    levels = fused.detach().reshape(n, -1).round().clamp(0, 255).long()
+    counts = torch.zeros(n, 256, dtype=torch.float64, device=fused.device)
+    counts.scatter_add_(1, levels, torch.ones_like(levels, dtype=torch.float64))
+    p = counts / levels.shape[1]
+    return -(p * torch.log2(p.where(p > 0, torch.ones_like(p)))).sum(dim=1)
