@@ -6,8 +6,9 @@ sha256 and only then renamed into place, so a ``dest`` that exists is always
 complete. Files shipped inside zip archives are fetched by downloading each
 archive once and extracting the wanted members.
 
-Example:
-    >>> fetch_files([FileToFetch(url, Path("data/tno42/ir/01.png"), sha)])  # doctest: +SKIP
+Example (needs a network)::
+
+    fetch_files([FileToFetch(url, Path("data/tno42/ir/01.png"), sha)])
 """
 
 from __future__ import annotations

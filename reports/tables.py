@@ -19,10 +19,9 @@ def mean_table(scores: pd.DataFrame, dataset: str, convention: str, metric_order
     Example:
         >>> rows = pd.DataFrame({'dataset': 'd', 'pair': ['1', '2'], 'method': 'm', 'metric': 'en',
         ...                      'convention': 'default', 'value': [1.0, 2.0]})
-        >>> mean_table(rows, 'd', 'default')
-        metric   en
-        method
-        m       1.5
+        >>> table = mean_table(rows, 'd', 'default')
+        >>> list(table.index), list(table.columns), float(table.loc['m', 'en'])
+        (['m'], ['en'], 1.5)
     """
     sel = scores[(scores['dataset'] == dataset) & (scores['convention'] == convention)]
     table = sel.pivot_table(index='method', columns='metric', values='value', aggfunc='mean')

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import re
 import socket
 import threading
@@ -19,8 +18,6 @@ import pytest
 from bench import download
 from bench.download import ChecksumError, DownloadError, FileToFetch, fetch_files, sha256_file
 
-REPO_ROOT = Path(__file__).parents[2]
-SHARED_DATA = Path(os.environ.get("BENCH_SHARED", REPO_ROOT / ".." / "shared" / "data")).resolve()
 RANGE_RE = re.compile(r"bytes=(\d+)-$")
 
 
@@ -451,16 +448,15 @@ def test_zip_download_resumes_from_partial_cache(server: _Server, tmp_path: Path
 # --- real data from the shared folder ---------------------------------------------------
 
 
-def test_fetch_real_tno42_files_from_shared_copy(serve: Callable[[Path], _Server], tmp_path: Path) -> None:
-    if not (SHARED_DATA / "tno42").is_dir():
-        pytest.skip(f"shared data not found at {SHARED_DATA} (set BENCH_SHARED to the folder holding tno42/)")
-    srv = serve(SHARED_DATA)
+def test_fetch_real_tno42_files_from_shared_copy(serve: Callable[[Path], _Server], tmp_path: Path,
+                                                 data_root: Path) -> None:
+    srv = serve(data_root)
     rels = ["tno42/ir/01.png", "tno42/vi/01.png", "tno42/ir/02.png"]
-    files = [FileToFetch(srv.url(rel), tmp_path / rel, sha256_file(SHARED_DATA / rel)) for rel in rels]
+    files = [FileToFetch(srv.url(rel), tmp_path / rel, sha256_file(data_root / rel)) for rel in rels]
 
     result = fetch_files(files, progress=False)
 
     assert result == [tmp_path / rel for rel in rels]
     for rel in rels:
-        assert (tmp_path / rel).read_bytes() == (SHARED_DATA / rel).read_bytes()
+        assert (tmp_path / rel).read_bytes() == (data_root / rel).read_bytes()
     assert sorted(path for path, _ in srv.requests) == sorted(f"/{rel}" for rel in rels)
