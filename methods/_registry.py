@@ -118,11 +118,13 @@ def get_method_spec(name: str) -> MethodSpec:
         raise KeyError(suggest(name, list(_METHODS), 'method')) from None
 
 
-def create_method(name: str, *, weights_dir=None, device='cpu', colour: str | None = None, **options):
+def create_method(name: str, *, pretrained: bool = True, weights_dir=None, device='cpu', colour: str | None = None,
+                  **options):
     """Builds the method registered under `name`, with its weights checked and loaded.
 
     Args:
         name: registry key (see `list_methods()`).
+        pretrained: load the weight files; False builds the method with `weights=None` (random init, for tests).
         weights_dir: folder holding weight files; default from `BENCH_WEIGHTS_DIR`.
         device: torch device to move the method to.
         colour: overrides the spec's colour handling ('ycbcr', 'gray' or 'rgb').
@@ -137,7 +139,8 @@ def create_method(name: str, *, weights_dir=None, device='cpu', colour: str | No
     if colour is not None and colour not in COLOUR_MODES:
         raise ValueError(f'Expected `colour` in {COLOUR_MODES}, but got {colour!r}.')
     if spec.weights:
-        options['weights'] = [resolve_weights(w, weights_dir, method=spec.name) for w in spec.weights]
+        options['weights'] = ([resolve_weights(w, weights_dir, method=spec.name) for w in spec.weights]
+                              if pretrained else None)
     method = spec.build(**options)
     method.spec = spec
     method.colour = colour or spec.colour

@@ -1,0 +1,69 @@
+"""Contract tests over every registered metric of every convention."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+import metrics
+from metrics import get_metric, list_conventions, list_metrics
+
+ALL = [(c, m) for c in list_conventions() for m in list_metrics(convention=c)]
+
+
+def _images(n=3, h=24, w=31, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return tuple(torch.randint(0, 256, (n, 1, h, w), generator=g).double() for _ in range(3))
+
+
+@pytest.mark.parametrize('convention, name', ALL)
+def test_metric_contract(convention, name):
+    spec = get_metric(name, convention)
+    assert spec.name == name and spec.convention == convention and spec.label
+    assert isinstance(spec.higher_is_better, bool) and isinstance(spec.needs_sources, bool)
+    assert spec.reference.strip()
+    fused, ir, vis = _images()
+    scores = spec(fused, ir, vis)
+    assert scores.shape == (3,) and scores.dtype == torch.float64 and torch.isfinite(scores).all()
+    singles = torch.cat([spec(fused[i:i + 1], ir[i:i + 1], vis[i:i + 1]) for i in range(3)])
+    torch.testing.assert_close(scores, singles, rtol=1e-12, atol=0)
+    torch.testing.assert_close(spec(fused.float(), ir.float(), vis.float()), scores, rtol=1e-5, atol=1e-6,
+                               check_dtype=False)
+
+
+@pytest.mark.parametrize('convention, name', ALL)
+def test_metric_rejects_bad_shapes(convention, name):
+    spec = get_metric(name, convention)
+    fused, ir, vis = _images()
+    with pytest.raises(ValueError, match=r'Expected `fused` of shape \(N, 1, H, W\), but got \(3, 3, 24, 31\)'):
+        spec(fused.expand(-1, 3, -1, -1), ir, vis)
+    with pytest.raises(ValueError, match='Expected `fused` to be floating point'):
+        spec(fused.long(), ir, vis)
+    if spec.needs_sources:
+        with pytest.raises(ValueError, match='Expected `ir` of the same shape'):
+            spec(fused, ir[..., :-1], vis)
+
+
+def test_unknown_names_suggest():
+    with pytest.raises(KeyError, match="Unknown metric .*'enn'. Did you mean 'en'"):
+        get_metric('enn')
+    with pytest.raises(KeyError, match="Unknown convention 'defualt'. Did you mean 'default'"):
+        get_metric('en', 'defualt')
+
+
+def test_duplicate_and_inconsistent_registration_fail():
+    with pytest.raises(ValueError, match="'en' is already registered for convention 'default'"):
+        metrics.register_metric('en', higher_is_better=True, needs_sources=False, reference='x')(lambda f: f)
+    with pytest.raises(ValueError, match="facts that differ"):
+        metrics.register_metric('en', higher_is_better=False, needs_sources=False, reference='x',
+                                convention='test-only')(lambda f: f)
+
+
+def test_score_images_uses_convention_gray_and_checks_sizes():
+    rgb = torch.tensor([[200, 10, 10]], dtype=torch.uint8).view(1, 3, 1, 1).expand(1, 3, 4, 4)
+    gray = torch.full((1, 1, 4, 4), 77, dtype=torch.uint8)   # round(.299*200 + .587*10 + .114*10) = 67
+    out = metrics.score_images(rgb, gray, rgb, ['sd', 'en'])
+    assert out['sd'].item() == 0 and out['en'].item() == 0
+    mixed = torch.cat([rgb[..., :2], torch.zeros(1, 3, 4, 2, dtype=torch.uint8)], dim=3)
+    assert metrics.score_images(mixed, gray, rgb, ['sd'])['sd'].item() == pytest.approx(67 / 2)
+    with pytest.raises(ValueError, match='of one size'):
+        metrics.score_images(rgb, gray[..., :3], rgb, ['sd'])
