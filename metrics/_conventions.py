@@ -1,13 +1,15 @@
 """Conventions: how a reference implementation turns stored images into the tensors its metrics see.
 
-Scores from different references differ mostly here (gray conversion, rounding, value scale), so each convention
-names one way and every score row records which one produced it. The metrics issue adds the reference conventions.
+Scores from different references differ mostly here (gray conversion, rounding, value scale, colour), so each
+convention names one way, and every score row records which one produced it. A convention's metrics are the
+registrations under its name (see `register_variant`); `prepare` maps stored 0-255 images to 0-255 float64 planes.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -16,13 +18,34 @@ from metrics._registry import DEFAULT_CONVENTION, _unknown, get_metric
 __all__ = ['Convention', 'register_convention', 'get_convention', 'list_conventions', 'score_images']
 
 
-def luminance_bt601(images: Tensor) -> Tensor:
-    """(N, C, H, W) 0-255 -> (N, 1, H, W) float64: gray as stored, or BT.601 luma rounded to a grey level."""
-    images = images.to(torch.float64)
-    if images.shape[1] == 1:
-        return images
+def luma_bt601_round(images: Tensor) -> Tensor:
+    """BT.601 luma rounded half-to-even: what converting to an 8-bit gray image gives."""
     weights = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float64, device=images.device).view(1, 3, 1, 1)
-    return (images[:, :3] * weights).sum(dim=1, keepdim=True).round()
+    return (images * weights).sum(dim=1, keepdim=True).round()
+
+
+def opencv_gray_round(images: Tensor) -> Tensor:
+    """CDDFuse `image_read_cv2(path, 'GRAY')`: cv2 BGR2GRAY on float32, then `np.round` (half-to-even).
+
+    OpenCV itself does the conversion, so its float32 evaluation order is reproduced exactly; the batch is stacked
+    into one tall image so it takes one call.
+    """
+    n, _, h, w = images.shape
+    rgb = images.permute(0, 2, 3, 1).reshape(n * h, w, 3).to(torch.float32).cpu().numpy()
+    gray = np.round(cv2_cvt(np.ascontiguousarray(rgb[..., ::-1])))
+    return torch.from_numpy(gray.astype(np.float64)).reshape(n, 1, h, w).to(images.device)
+
+
+def cv2_cvt(bgr: np.ndarray) -> np.ndarray:
+    import cv2
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+
+
+def matlab_rgb2gray(images: Tensor) -> Tensor:
+    """MATLAB `rgb2gray` on uint8: its coefficients, then rounding half away from zero to uint8."""
+    weights = torch.tensor([0.298936021293775, 0.587043074451121, 0.114020904255103], dtype=torch.float64,
+                           device=images.device).view(1, 3, 1, 1)
+    return torch.floor((images * weights).sum(dim=1, keepdim=True) + 0.5).clamp(0, 255)
 
 
 @dataclass(frozen=True)
@@ -32,11 +55,19 @@ class Convention:
     Attributes:
         name: key used by `--convention` and recorded in every score row.
         description: what it reproduces, for `bench list conventions`.
-        to_gray: maps stored images (N, C, H, W), values 0-255, to the (N, 1, H, W) tensors its metrics take.
+        to_gray: (N, 3, H, W) 0-255 float64 -> (N, 1, H, W); None means colour images are scored channel by channel
+            and the channel scores averaged (VIFB), gray images being repeated to the colour channels.
     """
     name: str
     description: str
-    to_gray: Callable[[Tensor], Tensor] = field(repr=False, compare=False)
+    to_gray: Callable[[Tensor], Tensor] | None = field(repr=False, compare=False)
+
+    def prepare(self, images: Tensor) -> Tensor:
+        """Stored images (N, 1 or 3, H, W), any dtype with 0-255 values -> float64 planes on the same scale."""
+        images = images.to(torch.float64)
+        if images.shape[1] == 1 or self.to_gray is None:
+            return images
+        return self.to_gray(images)
 
 
 _CONVENTIONS: dict[str, Convention] = {}
@@ -62,9 +93,27 @@ def get_convention(name: str) -> Convention:
 
 register_convention(Convention(
     DEFAULT_CONVENTION,
-    'Textbook definitions on 0-255 values; RGB images scored on their BT.601 luma rounded to grey levels '
-    '(what converting the image to 8-bit gray gives).',
-    luminance_bt601))
+    'Textbook definitions on 0-255 values; RGB scored on its BT.601 luma rounded to grey levels.',
+    luma_bt601_round))
+register_convention(Convention(
+    'cddfuse',
+    'CDDFuse utils/Evaluator.py @ fd8da1f as run by test_IVF.py: cv2 gray, float32 0-255, MI in nats, '
+    'SSIM with data_range 2.',
+    opencv_gray_round))
+register_convention(Convention(
+    'tang2022',
+    "Tang's MATLAB code @ 53f5542 (2022), behind Metric_TNO.xlsx and the DFECF paper's Table 3: mixed scales "
+    '(uint8 SD/VIF saturate, SF/Qabf on [0, 1]), MI in bits.',
+    matlab_rgb2gray))
+register_convention(Convention(
+    'tang2023',
+    "Tang's current MATLAB code (analysis_Reference.m, 2023): 0-255 doubles, MI in bits, Nabf called with "
+    'swapped arguments.',
+    matlab_rgb2gray))
+register_convention(Convention(
+    'vifb',
+    'VIFB @ 22b2ea9 (compute_metrics.m): no gray conversion, RGB scored per channel and averaged, 0-255 doubles.',
+    None))
 
 
 def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
@@ -81,12 +130,18 @@ def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
 
     Raises:
         KeyError: for an unknown metric or convention.
-        ValueError: for images of different sizes.
+        ValueError: for images of different sizes or bad values.
     """
     conv = get_convention(convention)
     specs = [get_metric(m, convention) for m in metrics]
     if not (fused.shape[0] == ir.shape[0] == vis.shape[0] and fused.shape[2:] == ir.shape[2:] == vis.shape[2:]):
         raise ValueError(f'Expected `fused`, `ir` and `vis` of one size, but got {tuple(fused.shape)}, '
                          f'{tuple(ir.shape)} and {tuple(vis.shape)}.')
-    f, a, b = conv.to_gray(fused), conv.to_gray(ir), conv.to_gray(vis)
-    return {spec.name: spec(f, a, b) for spec in specs}
+    f, a, b = (conv.prepare(t) for t in (fused, ir, vis))
+    channels = max(f.shape[1], a.shape[1], b.shape[1])
+    if channels == 1:
+        return {spec.name: spec(f, a, b) for spec in specs}
+    # Per-channel scoring (VIFB): channels go into the batch, scores are averaged over them.
+    n, (h, w) = f.shape[0], f.shape[2:]
+    f, a, b = (t.expand(n, channels, h, w).reshape(n * channels, 1, h, w) for t in (f, a, b))
+    return {spec.name: spec(f, a, b).view(n, channels).mean(dim=1) for spec in specs}

@@ -8,7 +8,7 @@ from typing import Callable, Sequence, TypeVar
 
 from torch import Tensor
 
-__all__ = ['MetricSpec', 'register_metric', 'list_metrics', 'get_metric', 'DEFAULT_CONVENTION']
+__all__ = ['MetricSpec', 'register_metric', 'register_variant', 'list_metrics', 'get_metric', 'DEFAULT_CONVENTION']
 
 F = TypeVar('F', bound=Callable)
 DEFAULT_CONVENTION = 'default'
@@ -25,6 +25,8 @@ class MetricSpec:
         needs_sources: False when only the fused image is read (EN, SD, AG, SF).
         reference: the implementation (repository @ commit, file) or textbook definition this reproduces.
         convention: the convention the function belongs to.
+        scale: factor applied to the convention's 0-255 images before `fn` sees them (1/255 where a reference
+            computes on [0, 1] data).
     """
     name: str
     fn: Callable[..., Tensor] = field(repr=False, compare=False)
@@ -33,8 +35,11 @@ class MetricSpec:
     reference: str = ''
     convention: str = DEFAULT_CONVENTION
     label: str = ''
+    scale: float = 1.0
 
     def __call__(self, fused: Tensor, ir: Tensor | None = None, vis: Tensor | None = None) -> Tensor:
+        if self.scale != 1.0:
+            fused, ir, vis = (None if t is None else t * self.scale for t in (fused, ir, vis))
         if self.needs_sources:
             return self.fn(fused, ir, vis)
         return self.fn(fused)
@@ -44,7 +49,8 @@ _METRICS: dict[tuple[str, str], MetricSpec] = {}
 
 
 def register_metric(name: str, *, higher_is_better: bool, needs_sources: bool, reference: str,
-                    convention: str = DEFAULT_CONVENTION, label: str | None = None) -> Callable[[F], F]:
+                    convention: str = DEFAULT_CONVENTION, label: str | None = None,
+                    scale: float = 1.0) -> Callable[[F], F]:
     """Decorator that registers a metric function under (`convention`, `name`).
 
     Raises:
@@ -61,9 +67,39 @@ def register_metric(name: str, *, higher_is_better: bool, needs_sources: bool, r
                 raise ValueError(f'Metric {key!r} registered with facts that differ from convention '
                                  f'{spec.convention!r}.')
         _METRICS[(convention, key)] = MetricSpec(key, fn, higher_is_better, needs_sources, reference, convention,
-                                                 label or key.upper())
+                                                 label or key.upper(), scale)
         return fn
     return decorate
+
+
+def register_variant(name: str, convention: str, reference: str, fn: Callable | None = None, *, scale: float = 1.0,
+                     **fn_kwargs) -> MetricSpec:
+    """Registers metric `name` for another convention, reusing the facts of its first registration.
+
+    Args:
+        name: a metric already registered (normally under the default convention).
+        convention: the convention this variant reproduces.
+        reference: file and lines of the reference implementation it reproduces.
+        fn: the function (default: the first registration's); `fn_kwargs` are bound to it with `functools.partial`.
+        scale: see `MetricSpec.scale`.
+
+    Example:
+        >>> spec = register_variant('sd', 'doc-example', 'same as default', scale=1.0)
+        >>> spec.convention, spec.higher_is_better
+        ('doc-example', True)
+        >>> _ = _METRICS.pop(('doc-example', 'sd'))
+    """
+    import functools
+    base = next((s for (c, n), s in sorted(_METRICS.items(), key=lambda kv: kv[0][0] != DEFAULT_CONVENTION)
+                 if n == name), None)
+    if base is None:
+        raise KeyError(f'Metric {name!r} has no registration to take the facts from.')
+    fn = fn or base.fn
+    if fn_kwargs:
+        fn = functools.wraps(fn)(functools.partial(fn, **fn_kwargs))
+    register_metric(name, higher_is_better=base.higher_is_better, needs_sources=base.needs_sources,
+                    reference=reference, convention=convention, label=base.label, scale=scale)(fn)
+    return _METRICS[(convention, name)]
 
 
 def _conventions() -> list[str]:

@@ -5,7 +5,7 @@ import torch
 from torch import Tensor
 
 from metrics._checks import check_images
-from metrics._registry import register_metric
+from metrics._registry import register_metric, register_variant
 
 
 @register_metric('en', higher_is_better=True, needs_sources=False,
@@ -43,3 +43,10 @@ def entropy(fused: Tensor) -> Tensor:
     counts.scatter_add_(1, levels, torch.ones_like(levels, dtype=torch.float64))
     p = counts / levels.shape[1]
     return -(p * torch.log2(p.where(p > 0, torch.ones_like(p)))).sum(dim=1)
+
+
+# Every reference bins integer grey levels into 256 bins and uses log2, so all equal the default on stored images.
+register_variant('en', 'cddfuse', 'CDDFuse utils/Evaluator.py @ fd8da1f, EN (L31-36): bincount of round(F), log2')
+register_variant('en', 'tang2022', 'Linfeng-Tang/Image-Fusion @ 53f5542, entropy(uint8 F) (MATLAB IPT, 256 bins)')
+register_variant('en', 'tang2023', 'Linfeng-Tang/Image-Fusion @ HEAD 2023, analysis_Reference.m: entropy(uint8 F)')
+register_variant('en', 'vifb', 'xingchenzhang/VIFB @ 22b2ea9, metrics/metricsEntropy.m L30-56: bins floor(F)+1, log2')
