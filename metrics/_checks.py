@@ -1,11 +1,16 @@
-"""Input checks shared by every metric: clear ValueErrors instead of broadcasting surprises."""
+"""Input checks shared by every metric: clear ValueErrors instead of broadcasting surprises or silent NaNs."""
 from __future__ import annotations
 
+import torch
 from torch import Tensor
 
 
-def check_images(fused: Tensor, ir: Tensor | None = None, vis: Tensor | None = None) -> None:
-    """Raises ValueError unless every given image is a floating (N, 1, H, W) tensor of one common shape."""
+def check_images(fused: Tensor, ir: Tensor | None = None, vis: Tensor | None = None, *, min_size: int = 1) -> None:
+    """Raises ValueError unless every given image is a finite floating (N, 1, H, W) tensor of one common shape.
+
+    Args:
+        min_size: smallest height and width the metric is defined for (its window or filter size).
+    """
     for label, t in (('fused', fused), ('ir', ir), ('vis', vis)):
         if t is None:
             continue
@@ -18,3 +23,7 @@ def check_images(fused: Tensor, ir: Tensor | None = None, vis: Tensor | None = N
         if t.shape != fused.shape:
             raise ValueError(f'Expected `{label}` of the same shape as `fused` {tuple(fused.shape)}, '
                              f'but got {tuple(t.shape)}.')
+        if t.shape[0] == 0 or min(t.shape[2:]) < min_size:
+            raise ValueError(f'Expected `{label}` with N >= 1 and H, W >= {min_size}, but got {tuple(t.shape)}.')
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f'Expected `{label}` to be finite, but it has NaN or inf values.')

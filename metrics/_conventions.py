@@ -57,10 +57,13 @@ class Convention:
         description: what it reproduces, for `bench list conventions`.
         to_gray: (N, 3, H, W) 0-255 float64 -> (N, 1, H, W); None means colour images are scored channel by channel
             and the channel scores averaged (VIFB), gray images being repeated to the colour channels.
+        fused_first_channel: with `to_gray` None, a colour fused image of gray sources is scored on its first
+            channel only (MEFB).
     """
     name: str
     description: str
     to_gray: Callable[[Tensor], Tensor] | None = field(repr=False, compare=False)
+    fused_first_channel: bool = False
 
     def prepare(self, images: Tensor) -> Tensor:
         """Stored images (N, 1 or 3, H, W), any dtype with 0-255 values -> float64 planes on the same scale."""
@@ -114,6 +117,10 @@ register_convention(Convention(
     'vifb',
     'VIFB @ 22b2ea9 (compute_metrics.m): no gray conversion, RGB scored per channel and averaged, 0-255 doubles.',
     None))
+register_convention(Convention(
+    'mefb',
+    'MEFB @ 9e185bf (metrics/*.m): as VIFB, but a colour fused image of gray sources is scored on channel 1 only.',
+    None, fused_first_channel=True))
 
 
 def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
@@ -137,7 +144,13 @@ def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
     if not (fused.shape[0] == ir.shape[0] == vis.shape[0] and fused.shape[2:] == ir.shape[2:] == vis.shape[2:]):
         raise ValueError(f'Expected `fused`, `ir` and `vis` of one size, but got {tuple(fused.shape)}, '
                          f'{tuple(ir.shape)} and {tuple(vis.shape)}.')
+    for label, t in (('fused', fused), ('ir', ir), ('vis', vis)):
+        if t.numel() and (t.min() < 0 or t.max() > 255):
+            raise ValueError(f'Expected `{label}` values in [0, 255] (stored 8-bit images), but got '
+                             f'[{float(t.min()):.4g}, {float(t.max()):.4g}].')
     f, a, b = (conv.prepare(t) for t in (fused, ir, vis))
+    if conv.fused_first_channel and a.shape[1] == b.shape[1] == 1:
+        f = f[:, :1]
     channels = max(f.shape[1], a.shape[1], b.shape[1])
     if channels == 1:
         return {spec.name: spec(f, a, b) for spec in specs}

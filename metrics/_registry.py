@@ -90,6 +90,9 @@ def register_variant(name: str, convention: str, reference: str, fn: Callable | 
         >>> _ = _METRICS.pop(('doc-example', 'sd'))
     """
     import functools
+    import importlib
+    if not any(n == name for _, n in _METRICS):  # metric file == registry key: load the base registration first
+        importlib.import_module(f'metrics.{name}')
     base = next((s for (c, n), s in sorted(_METRICS.items(), key=lambda kv: kv[0][0] != DEFAULT_CONVENTION)
                  if n == name), None)
     if base is None:
