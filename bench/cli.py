@@ -108,6 +108,45 @@ def _print_summary(summary, cfg, report: Path) -> None:
         print(f'{summary.errors} error(s): see {cfg.out / "errors.csv"}', file=sys.stderr)
 
 
+def cmd_score(args: argparse.Namespace) -> int:
+    import pandas as pd
+    import metrics
+    from bench.results import write_atomic
+    from bench.score import match_triples, score_triples
+    if args.convention not in metrics.list_conventions():
+        _expand([args.convention], metrics.list_conventions(), 'convention')
+    names = _expand(_names(args.metrics), metrics.list_metrics(convention=args.convention), 'metric')
+    try:
+        triples, problems = match_triples(Path(args.ir), Path(args.vi), Path(args.fused))
+    except FileNotFoundError as err:
+        raise UsageError(str(err)) from None
+    for problem in problems:
+        print(f'skipped {problem}', file=sys.stderr)
+    if not triples:
+        raise UsageError('No image names are common to --ir, --vi and --fused; see `python -m bench score --help`.')
+    rows, failures = [], 0
+    for triple, result in score_triples(triples, names, args.convention, _device(args.device),
+                                        progress=not args.no_progress):
+        if isinstance(result, Exception):
+            failures += 1
+            print(f'error: {triple.name}: {result}', file=sys.stderr)
+            continue
+        rows += [(str(triple.ir), str(triple.vi), str(triple.fused), args.convention, m, v, triple.name)
+                 for m, v in result.items()]
+    long = pd.DataFrame(rows, columns=['ir', 'vi', 'fused', 'convention', 'metric', 'value', 'name'])
+    if not long.empty:
+        wide = long.pivot_table(index='name', columns='metric', values='value', sort=False)[
+            [m for m in names if m in set(long['metric'])]]
+        wide.loc['mean'] = wide.mean()
+        labels = {m: metrics.get_metric(m, args.convention).label for m in wide.columns}
+        print(f'convention {args.convention}, {len(wide) - 1} fused image(s):')
+        print(wide.rename(columns=labels).to_string(float_format='{:.6g}'.format))
+    if args.out:
+        write_atomic(Path(args.out), long.drop(columns='name').to_csv(index=False, float_format='%.17g'))
+        print(f'wrote {len(long)} rows to {args.out}')
+    return EXIT_FAILURES if failures or problems else EXIT_OK
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     if args.what == 'methods':
         import methods
@@ -190,6 +229,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument('--fresh', action='store_true', help='discard the results already in --out')
     run.add_argument('--no-progress', action='store_true')
     run.set_defaults(func=cmd_run)
+
+    score = sub.add_parser('score', help='score fused images that already exist',
+                           description='PATHs are image files, folders (files matched by name after dropping the '
+                           'prefix and suffix every name in the folder shares: IR1.png, VIS1.png and fused1.png all '
+                           'become "1"), or paths with {name} marking the part that matches, e.g. '
+                           'out/fused_{name}.png.')
+    score.add_argument('--ir', required=True, metavar='PATH')
+    score.add_argument('--vi', required=True, metavar='PATH')
+    score.add_argument('--fused', required=True, metavar='PATH')
+    score.add_argument('--convention', default='default', help='see `list conventions` (default %(default)s)')
+    score.add_argument('--metrics', nargs='+', default=['all'], help="default 'all' of the convention")
+    score.add_argument('--out', metavar='FILE.csv', help='write the long table (ir, vi, fused, convention, metric, '
+                       'value)')
+    score.add_argument('--device', default='cpu', help="'cpu' (default), 'cuda', 'auto'")
+    score.add_argument('--no-progress', action='store_true')
+    score.set_defaults(func=cmd_score)
 
     lst = sub.add_parser('list', help='list registered methods, metrics, conventions or data sets')
     lst.add_argument('what', choices=['methods', 'metrics', 'datasets', 'conventions'])

@@ -157,7 +157,7 @@ def fetch_files(
     pending = [f for f in _unique_by_dest(files) if not _is_present(f)]
     if pending:
         bar = tqdm(total=0, unit="B", unit_scale=True, unit_divisor=1024,
-                   desc="ivif-bench download", disable=not progress)
+                   desc="ivif-bench download", disable=None if progress else True)
         with bar:
             _fetch_pending(pending, _Progress(bar), timeout, retries)
     return [f.dest for f in files]

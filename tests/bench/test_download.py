@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import sys
 import socket
 import threading
 import urllib.parse
@@ -312,9 +313,11 @@ def test_connection_refused_raises_download_error(tmp_path: Path) -> None:
     assert not dest.exists()
 
 
-def test_progress_writes_nothing_to_stdout(server: _Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_progress_writes_nothing_to_stdout(server: _Server, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
     data = _payload(50_000)
     url = _publish(server, "f.bin", data)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)  # the bar shows only on a terminal
 
     fetch_files([FileToFetch(url, tmp_path / "f.bin", _sha(data))], progress=True)
 

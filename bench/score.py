@@ -1,0 +1,128 @@
+"""`bench score`: metrics for fused images that already exist, matched to their sources by file name."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from bench.images import read_image
+from bench.published import IMAGE_SUFFIXES
+
+_BOUNDARY = re.compile(r'[^0-9A-Za-z]|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])')
+
+
+@dataclass(frozen=True)
+class Triple:
+    name: str
+    ir: Path
+    vi: Path
+    fused: Path
+
+
+def _cut_points(stem: str) -> set[int]:
+    """Offsets where a name may be split: around separators and between letters and digits."""
+    points = {0, len(stem)}
+    for m in _BOUNDARY.finditer(stem):
+        points.update((m.start(), m.end()))
+    return points
+
+
+def name_keys(stems: list[str]) -> dict[str, str]:
+    """Maps each stem to its key: the stem without the prefix and suffix all stems share, cut at word boundaries.
+
+    Example:
+        >>> name_keys(['IR1', 'IR2', 'IR10'])
+        {'IR1': '1', 'IR2': '2', 'IR10': '10'}
+        >>> name_keys(['carLight_CBF', 'man_CBF'])
+        {'carLight_CBF': 'carLight', 'man_CBF': 'man'}
+        >>> name_keys(['10', '11', '12'])
+        {'10': '10', '11': '11', '12': '12'}
+    """
+    if len(stems) < 2:
+        return {s: s for s in stems}
+    shortest = min(map(len, stems))
+    pre = 0
+    while pre < shortest and len({s[pre] for s in stems}) == 1:
+        pre += 1
+    suf = 0
+    while suf < shortest - pre and len({s[len(s) - 1 - suf] for s in stems}) == 1:
+        suf += 1
+    pre = max((p for p in range(pre + 1) if all(p in _cut_points(s) for s in stems)), default=0)
+    suf = max((q for q in range(suf + 1) if all(len(s) - q in _cut_points(s) for s in stems)), default=0)
+    return {s: s[pre:len(s) - suf] for s in stems}
+
+
+def _listing(spec: Path) -> dict[str, Path]:
+    """{key: file} for a folder, a `{name}` template or a single file."""
+    if '{name}' in spec.name:
+        head, tail = spec.name.split('{name}', 1)
+        files = [p for p in spec.parent.glob(head + '*' + tail) if p.is_file()] if spec.parent.is_dir() else []
+        return {p.name[len(head):len(p.name) - len(tail)]: p for p in files}
+    if spec.is_dir():
+        files = sorted(p for p in spec.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        keys = name_keys([p.stem for p in files])
+        return {keys[p.stem]: p for p in files}
+    if spec.is_file():
+        return {'': spec}
+    raise FileNotFoundError(f'Not found: {spec} (give an image file, a folder, or a path with {{name}} in it).')
+
+
+def _natural(key: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', key)]
+
+
+def match_triples(ir: Path, vi: Path, fused: Path) -> tuple[list[Triple], list[str]]:
+    """Triples present in all three, and a message per name missing somewhere."""
+    listings = {'ir': _listing(Path(ir)), 'vi': _listing(Path(vi)), 'fused': _listing(Path(fused))}
+    if all(list(v) == [''] for v in listings.values()):
+        return [Triple(Path(fused).stem, *(listings[k][''] for k in ('ir', 'vi', 'fused')))], []
+    keys = sorted(set().union(*listings.values()), key=_natural)
+    triples, problems = [], []
+    for key in keys:
+        missing = [label for label, files in listings.items() if key not in files]
+        if missing:
+            problems.append(f'{key!r}: no {" or ".join(missing)} image')
+        else:
+            triples.append(Triple(key, listings['ir'][key], listings['vi'][key], listings['fused'][key]))
+    return triples, problems
+
+
+def _tensor(image: np.ndarray) -> torch.Tensor:
+    t = torch.from_numpy(image)
+    return t[None] if t.ndim == 2 else t.permute(2, 0, 1)
+
+
+def score_triples(triples: list[Triple], metrics: list[str], convention: str, device: str = 'cpu',
+                  batch: int = 8, progress: bool = False):
+    """Yields (triple, {metric: value}) or (triple, error) per triple; same-size triples are scored as a batch."""
+    from metrics import score_images
+    from bench.progress import progress_bar
+    loaded, groups = {}, {}
+    for t in triples:
+        try:
+            images = tuple(read_image(p) for p in (t.fused, t.ir, t.vi))
+            if len({im.shape[:2] for im in images}) != 1:
+                sizes = ', '.join(f'{p} is {im.shape[1]}x{im.shape[0]}' for p, im in zip((t.fused, t.ir, t.vi), images))
+                raise ValueError(f'size mismatch: {sizes}')
+        except Exception as err:
+            yield t, err
+            continue
+        loaded[t] = images
+        groups.setdefault(tuple(im.shape for im in images), []).append(t)
+    with progress_bar(total=len(loaded), desc='score', unit='triple', enable=progress) as bar:
+        for members in groups.values():
+            for start in range(0, len(members), batch):
+                chunk = members[start:start + batch]
+                f, a, b = (torch.stack([_tensor(loaded[t][k]) for t in chunk]).to(device) for k in range(3))
+                try:
+                    values = score_images(f, a, b, metrics, convention)
+                except Exception as err:
+                    for t in chunk:
+                        yield t, err
+                else:
+                    for i, t in enumerate(chunk):
+                        yield t, {m: float(v[i]) for m, v in values.items()}
+                bar.update(len(chunk))
