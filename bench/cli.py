@@ -206,6 +206,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='python -m bench', description='Infrared-visible image fusion benchmark.')
     sub = parser.add_subparsers(dest='command', required=True)
+    sub.add_parser('speed', help='benchmark the metrics: median times, throughput, memory (see `speed --help`)')
 
     run = sub.add_parser('run', help='fuse, time and score: methods x data sets x metrics')
     run.add_argument('--methods', nargs='+', help="registered methods, comma/space separated, globs ok; 'all' "
@@ -266,8 +267,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ['speed']:  # the metric benchmark has its own options
+        from bench.speed import main as speed_main
+        return speed_main(argv[1:])
     args = build_parser().parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # recorded in run.json
+    args.argv = argv  # recorded in run.json
     if getattr(args, 'warmup', 0) < 0:
         print('error: --warmup must be >= 0', file=sys.stderr)
         return EXIT_USAGE
