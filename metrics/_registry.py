@@ -27,6 +27,7 @@ class MetricSpec:
         convention: the convention the function belongs to.
         scale: factor applied to the convention's 0-255 images before `fn` sees them (1/255 where a reference
             computes on [0, 1] data).
+        min_size: smallest height and width the metric is defined for (its windows and scales need them).
     """
     name: str
     fn: Callable[..., Tensor] = field(repr=False, compare=False)
@@ -36,10 +37,12 @@ class MetricSpec:
     convention: str = DEFAULT_CONVENTION
     label: str = ''
     scale: float = 1.0
+    min_size: int = 1
 
     def __call__(self, fused: Tensor, ir: Tensor | None = None, vis: Tensor | None = None) -> Tensor:
-        if self.scale != 1.0:
-            fused, ir, vis = (None if t is None else t * self.scale for t in (fused, ir, vis))
+        if self.scale != 1.0:  # only floating tensors: the function's own checks must still see a wrong dtype
+            fused, ir, vis = (t * self.scale if isinstance(t, Tensor) and t.is_floating_point() else t
+                              for t in (fused, ir, vis))
         if self.needs_sources:
             return self.fn(fused, ir, vis)
         return self.fn(fused)
@@ -50,7 +53,7 @@ _METRICS: dict[tuple[str, str], MetricSpec] = {}
 
 def register_metric(name: str, *, higher_is_better: bool, needs_sources: bool, reference: str,
                     convention: str = DEFAULT_CONVENTION, label: str | None = None,
-                    scale: float = 1.0) -> Callable[[F], F]:
+                    scale: float = 1.0, min_size: int = 1) -> Callable[[F], F]:
     """Decorator that registers a metric function under (`convention`, `name`).
 
     Raises:
@@ -67,13 +70,13 @@ def register_metric(name: str, *, higher_is_better: bool, needs_sources: bool, r
                 raise ValueError(f'Metric {key!r} registered with facts that differ from convention '
                                  f'{spec.convention!r}.')
         _METRICS[(convention, key)] = MetricSpec(key, fn, higher_is_better, needs_sources, reference, convention,
-                                                 label or key.upper(), scale)
+                                                 label or key.upper(), scale, min_size)
         return fn
     return decorate
 
 
 def register_variant(name: str, convention: str, reference: str, fn: Callable | None = None, *, scale: float = 1.0,
-                     **fn_kwargs) -> MetricSpec:
+                     min_size: int | None = None, **fn_kwargs) -> MetricSpec:
     """Registers metric `name` for another convention, reusing the facts of its first registration.
 
     Args:
@@ -82,6 +85,7 @@ def register_variant(name: str, convention: str, reference: str, fn: Callable | 
         reference: file and lines of the reference implementation it reproduces.
         fn: the function (default: the first registration's); `fn_kwargs` are bound to it with `functools.partial`.
         scale: see `MetricSpec.scale`.
+        min_size: see `MetricSpec.min_size` (default: the first registration's).
 
     Example:
         >>> spec = register_variant('sd', 'doc-example', 'same as default', scale=1.0)
@@ -101,7 +105,8 @@ def register_variant(name: str, convention: str, reference: str, fn: Callable | 
     if fn_kwargs:
         fn = functools.wraps(fn)(functools.partial(fn, **fn_kwargs))
     register_metric(name, higher_is_better=base.higher_is_better, needs_sources=base.needs_sources,
-                    reference=reference, convention=convention, label=base.label, scale=scale)(fn)
+                    reference=reference, convention=convention, label=base.label, scale=scale,
+                    min_size=base.min_size if min_size is None else min_size)(fn)
     return _METRICS[(convention, name)]
 
 

@@ -10,7 +10,8 @@ from metrics import get_metric, list_conventions, list_metrics
 ALL = [(c, m) for c in list_conventions() for m in list_metrics(convention=c)]
 
 
-def _images(n=3, h=24, w=31, seed=0):
+def _images(n=3, h=24, w=31, seed=0, min_size=1):
+    h, w = max(h, min_size), max(w, min_size + 7)
     g = torch.Generator().manual_seed(seed)
     return tuple(torch.randint(0, 256, (n, 1, h, w), generator=g).double() for _ in range(3))
 
@@ -21,7 +22,7 @@ def test_metric_contract(convention, name):
     assert spec.name == name and spec.convention == convention and spec.label
     assert isinstance(spec.higher_is_better, bool) and isinstance(spec.needs_sources, bool)
     assert spec.reference.strip()
-    fused, ir, vis = _images()
+    fused, ir, vis = _images(min_size=spec.min_size)
     scores = spec(fused, ir, vis)
     assert scores.shape == (3,) and scores.dtype == torch.float64 and torch.isfinite(scores).all()
     singles = torch.cat([spec(fused[i:i + 1], ir[i:i + 1], vis[i:i + 1]) for i in range(3)])
@@ -33,8 +34,8 @@ def test_metric_contract(convention, name):
 @pytest.mark.parametrize('convention, name', ALL)
 def test_metric_rejects_bad_shapes(convention, name):
     spec = get_metric(name, convention)
-    fused, ir, vis = _images()
-    with pytest.raises(ValueError, match=r'Expected `fused` of shape \(N, 1, H, W\), but got \(3, 3, 24, 31\)'):
+    fused, ir, vis = _images(min_size=spec.min_size)
+    with pytest.raises(ValueError, match=r'Expected `fused` of shape \(N, 1, H, W\), but got \(3, 3, \d+, \d+\)'):
         spec(fused.expand(-1, 3, -1, -1), ir, vis)
     with pytest.raises(ValueError, match='Expected `fused` to be floating point'):
         spec(fused.long(), ir, vis)
