@@ -154,7 +154,15 @@ def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
     channels = max(f.shape[1], a.shape[1], b.shape[1])
     if channels == 1:
         return {spec.name: spec(f, a, b) for spec in specs}
-    # Per-channel scoring (VIFB): channels go into the batch, scores are averaged over them.
+    # Per-channel scoring (VIFB): channels go into the batch and scores are averaged over them, unless the metric
+    # reproduces how its reference reads a colour image as a whole (`MetricSpec.colour`).
     n, (h, w) = f.shape[0], f.shape[2:]
-    f, a, b = (t.expand(n, channels, h, w).reshape(n * channels, 1, h, w) for t in (f, a, b))
-    return {spec.name: spec(f, a, b).view(n, channels).mean(dim=1) for spec in specs}
+    split = [t.expand(n, channels, h, w).reshape(n * channels, 1, h, w) for t in (f, a, b)]
+    scores = {}
+    for spec in specs:
+        if spec.colour is None:
+            scores[spec.name] = spec(*split).view(n, channels).mean(dim=1)
+        else:
+            whole = [t * spec.scale for t in (f, a, b)] if spec.scale != 1.0 else [f, a, b]
+            scores[spec.name] = spec.colour(*whole) if spec.needs_sources else spec.colour(whole[0])
+    return scores

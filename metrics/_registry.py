@@ -28,6 +28,9 @@ class MetricSpec:
         scale: factor applied to the convention's 0-255 images before `fn` sees them (1/255 where a reference
             computes on [0, 1] data).
         min_size: smallest height and width the metric is defined for (its windows and scales need them).
+        colour: for conventions that keep colour (VIFB, MEFB), a function that scores the stored (N, 1 or 3, H, W)
+            images as a whole, for references that do not simply average per-channel scores (VIFB's SF reads a
+            colour image as its channels side by side). None: per-channel scores are averaged.
     """
     name: str
     fn: Callable[..., Tensor] = field(repr=False, compare=False)
@@ -38,6 +41,7 @@ class MetricSpec:
     label: str = ''
     scale: float = 1.0
     min_size: int = 1
+    colour: Callable[..., Tensor] | None = field(default=None, repr=False, compare=False)
 
     def __call__(self, fused: Tensor, ir: Tensor | None = None, vis: Tensor | None = None) -> Tensor:
         if self.scale != 1.0:  # only floating tensors: the function's own checks must still see a wrong dtype
@@ -53,7 +57,7 @@ _METRICS: dict[tuple[str, str], MetricSpec] = {}
 
 def register_metric(name: str, *, higher_is_better: bool, needs_sources: bool, reference: str,
                     convention: str = DEFAULT_CONVENTION, label: str | None = None,
-                    scale: float = 1.0, min_size: int = 1) -> Callable[[F], F]:
+                    scale: float = 1.0, min_size: int = 1, colour: Callable | None = None) -> Callable[[F], F]:
     """Decorator that registers a metric function under (`convention`, `name`).
 
     Raises:
@@ -70,13 +74,13 @@ def register_metric(name: str, *, higher_is_better: bool, needs_sources: bool, r
                 raise ValueError(f'Metric {key!r} registered with facts that differ from convention '
                                  f'{spec.convention!r}.')
         _METRICS[(convention, key)] = MetricSpec(key, fn, higher_is_better, needs_sources, reference, convention,
-                                                 label or key.upper(), scale, min_size)
+                                                 label or key.upper(), scale, min_size, colour)
         return fn
     return decorate
 
 
 def register_variant(name: str, convention: str, reference: str, fn: Callable | None = None, *, scale: float = 1.0,
-                     min_size: int | None = None, **fn_kwargs) -> MetricSpec:
+                     min_size: int | None = None, colour: Callable | None = None, **fn_kwargs) -> MetricSpec:
     """Registers metric `name` for another convention, reusing the facts of its first registration.
 
     Args:
@@ -86,6 +90,7 @@ def register_variant(name: str, convention: str, reference: str, fn: Callable | 
         fn: the function (default: the first registration's); `fn_kwargs` are bound to it with `functools.partial`.
         scale: see `MetricSpec.scale`.
         min_size: see `MetricSpec.min_size` (default: the first registration's).
+        colour: see `MetricSpec.colour`.
 
     Example:
         >>> spec = register_variant('sd', 'doc-example', 'same as default', scale=1.0)
@@ -106,7 +111,7 @@ def register_variant(name: str, convention: str, reference: str, fn: Callable | 
         fn = functools.wraps(fn)(functools.partial(fn, **fn_kwargs))
     register_metric(name, higher_is_better=base.higher_is_better, needs_sources=base.needs_sources,
                     reference=reference, convention=convention, label=base.label, scale=scale,
-                    min_size=base.min_size if min_size is None else min_size)(fn)
+                    min_size=base.min_size if min_size is None else min_size, colour=colour)(fn)
     return _METRICS[(convention, name)]
 
 

@@ -68,3 +68,16 @@ def test_score_images_uses_convention_gray_and_checks_sizes():
     assert metrics.score_images(mixed, gray, rgb, ['sd'])['sd'].item() == pytest.approx(67 / 2)
     with pytest.raises(ValueError, match='of one size'):
         metrics.score_images(rgb, gray[..., :3], rgb, ['sd'])
+
+
+def test_per_channel_convention_averages_channels_unless_the_metric_reads_colour_whole():
+    g = torch.Generator().manual_seed(3)
+    rgb = torch.randint(0, 256, (2, 3, 20, 30), generator=g).double()
+    gray = torch.randint(0, 256, (2, 1, 20, 30), generator=g).double()
+    per_channel = metrics.score_images(rgb, gray, rgb, ['en'], 'vifb')['en']
+    expected = torch.stack([get_metric('en', 'vifb')(rgb[:, c:c + 1]) for c in range(3)]).mean(dim=0)
+    torch.testing.assert_close(per_channel, expected, rtol=1e-15, atol=0)
+    from metrics.sf import spatial_frequency_vifb_colour
+    whole = metrics.score_images(rgb, gray, rgb, ['sf'], 'vifb')['sf']
+    torch.testing.assert_close(whole, spatial_frequency_vifb_colour(rgb), rtol=1e-15, atol=0)
+    assert get_metric('sf', 'vifb').colour is not None and get_metric('en', 'vifb').colour is None
