@@ -28,3 +28,19 @@ def data_root() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keeps the user cache (synthetic set, default data root) out of the developer's home during tests."""
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path_factory.getbasetemp() / 'cache'))
+
+
+def realistic_triple(n: int = 3, h: int = 24, w: int = 31, seed: int = 0):
+    """(fused, ir, vis) float64 (N, 1, H, W) on 0-255 with smooth structure and noise; fused mixes the sources.
+
+    Uniform noise images are degenerate for several metrics (every local variance saturates in Tang 2022's uint8
+    VIF, MEF-SSIM turns negative); fusion results look like this instead.
+    """
+    import numpy as np
+    import torch
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    base = [rng.uniform(40, 120) * np.sin(rng.uniform(2, 12) * xx + rng.uniform(2, 12) * yy) for _ in range(3)]
+    ir, vis = (np.clip(128 + b + rng.normal(0, 12, (n, 1, h, w)), 0, 255) for b in base[:2])
+    fused = np.clip(0.5 * ir + 0.5 * vis + 0.3 * base[2] + rng.normal(0, 5, (n, 1, h, w)), 0, 255)
+    return tuple(torch.from_numpy(a.round()) for a in (fused, ir, vis))

@@ -11,9 +11,8 @@ ALL = [(c, m) for c in list_conventions() for m in list_metrics(convention=c)]
 
 
 def _images(n=3, h=24, w=31, seed=0, min_size=1):
-    h, w = max(h, min_size), max(w, min_size + 7)
-    g = torch.Generator().manual_seed(seed)
-    return tuple(torch.randint(0, 256, (n, 1, h, w), generator=g).double() for _ in range(3))
+    from tests.conftest import realistic_triple
+    return realistic_triple(n, max(h, min_size), max(w, min_size + 7), seed)
 
 
 @pytest.mark.parametrize('convention, name', ALL)

@@ -1,0 +1,259 @@
+"""VIF: Sheikh & Bovik's multiscale pixel-domain visual information fidelity, summed over the two sources."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from metrics._checks import check_images
+from metrics._registry import register_metric, register_variant
+
+SIGMA_NSQ = 2.0      # HVS noise variance of vifp_mscale.m
+EPS = 1e-10          # the reference's guard for near-zero variances
+SCALES = 4
+MIN_SIZE = 17        # the scale-1 window; smaller images leave every scale empty (0/0 in the reference)
+SMALL_MAP = 1 << 16  # pixels per image under which statistic maps are filtered stacked (less per-op overhead)
+
+
+def gaussian_taps(size: int, sigma: float) -> list[float]:
+    """1-D factor of MATLAB `fspecial('gaussian', size, sigma)`, as Python floats.
+
+    The 2-D window is exp(-(x^2 + y^2) / (2 sigma^2)), entries below eps * max zeroed, normalised to sum 1: for the
+    sizes used here (VIF's sigma = size / 5, SSIM's 11 / 1.5) no entry is zeroed, so it is the outer product of
+    these taps with themselves (equal to the 2-D window to rounding).
+    """
+    c = (size - 1) / 2
+    e = [math.exp(-((i - c) ** 2) / (2 * sigma * sigma)) for i in range(size)]
+    total = math.fsum(e)
+    return [v / total for v in e]
+
+
+def _filter_axis(x: Tensor, taps: list[float], dim: int, stride: int, out: Tensor | None = None) -> Tensor:
+    n = x.shape[dim] - len(taps) + 1
+    first = x.narrow(dim, 0, n)
+    out = torch.mul(first if stride == 1 else first[_every(dim, stride)], taps[0], out=out)
+    for k in range(1, len(taps)):
+        part = x.narrow(dim, k, n)
+        out.add_(part if stride == 1 else part[_every(dim, stride)], alpha=taps[k])
+    return out
+
+
+def _every(dim: int, stride: int) -> tuple:
+    return (Ellipsis, slice(None, None, stride)) + (slice(None),) * (-1 - dim)
+
+
+def separable_valid(x: Tensor, taps: list[float], stride: int = 1, out: Tensor | None = None) -> Tensor:
+    """MATLAB `filter2(outer(taps, taps), x, 'valid')` over the last two dims, optionally keeping every `stride`-th
+    row and column of the result (`y(1:s:end, 1:s:end)`) without computing the others.
+
+    Implemented as shifted-slice accumulation (one fused multiply-add per tap and axis): in float64 on CPU this is
+    several times faster than `conv2d`, which has no fast float64 path there. Inputs smaller than the window give
+    empty outputs, as MATLAB's 'valid' does. `out`, if given, receives the result (it may be a view).
+    """
+    k = len(taps)
+    if x.shape[-2] < k or x.shape[-1] < k:
+        h, w = max(x.shape[-2] - k + 1, 0), max(x.shape[-1] - k + 1, 0)
+        return x.new_zeros(*x.shape[:-2], -(-h // stride), -(-w // stride))
+    return _filter_axis(_filter_axis(x, taps, -2, stride), taps, -1, stride, out)
+
+
+def _vif_num_den(sources: list[Tensor], fused: Tensor, saturate: bool = False) -> tuple[Tensor, Tensor]:
+    """Numerator and denominator of vifp_mscale(source, fused) for every source: two (N, S) tensors.
+
+    Args:
+        sources: S (N, 1, H, W) float64 reference images ("ref" in vifp_mscale.m).
+        fused: (N, 1, H, W) float64 distorted image ("dist").
+        saturate: scale-1 products as MATLAB computes them on uint8 images: min(x * y, 255).
+    """
+    n, k = fused.shape[0], len(sources)
+    num, den = fused.new_zeros(n, k), fused.new_zeros(n, k)
+    refs, dist = sources, fused
+    for scale in range(1, SCALES + 1):
+        size = 2 ** (SCALES - scale + 1) + 1
+        taps = gaussian_taps(size, size / 5)
+        if scale > 1:
+            stacked = _filter_maps(refs + [dist], taps, stride=2)
+            refs, dist = list(stacked[:, :-1].split(1, dim=1)), stacked[:, -1:]
+        if dist.shape[-2] < size or dist.shape[-1] < size:
+            break  # MATLAB's 'valid' output is empty from here on: nothing more is added
+        cap = 255 if saturate and scale == 1 else None
+        # Channels: mu2, E[d^2], then mu1, E[r^2], E[r d] of each source.
+        stats = _filter_maps([dist, _product(dist, dist, cap)]
+                             + [m for r in refs for m in (r, _product(r, r, cap), _product(r, dist, cap))], taps)
+        mu2, s2 = stats[:, :1], stats[:, 1:2]
+        mu1, s1, s12 = stats[:, 2::3], stats[:, 3::3], stats[:, 4::3]
+        s2 = s2.addcmul_(mu2, mu2, value=-1).clamp_(min=0)
+        s1 = s1.addcmul_(mu1, mu1, value=-1).clamp_(min=0)
+        s12 = s12.addcmul_(mu1, mu2, value=-1)
+        g = s12 / (s1 + EPS)
+        sv = torch.addcmul(s2, g, s12, value=-1).clamp_(min=EPS).add_(SIGMA_NSQ)
+        # The reference sets g = 0 where s1 < eps, s2 < eps or g < 0 (log10(1 + 0) adds 0), and s1 = 0 where
+        # s1 < eps; s_v is floored at eps.
+        s1_ok = s1 >= EPS
+        g = torch.where(s1_ok & (s2 >= EPS) & (g > 0), g, 0.)
+        num += _sum_log10(g.mul_(g).mul_(s1).div_(sv).add_(1))
+        den += _sum_log10(torch.where(s1_ok, s1, 0.).div_(SIGMA_NSQ).add_(1))
+    return num, den
+
+
+def _filter_maps(maps: list[Tensor], taps: list[float], stride: int = 1) -> Tensor:
+    """`separable_valid` of each (N, 1, H, W) map, stacked into (N, len(maps), H', W').
+
+    Large maps are filtered one at a time, each straight into its channel of the result (a loop over the maps, not
+    over images): each pass over one map then stays cache-sized on CPU. Small maps (coarse scales) are stacked and
+    filtered together, which saves the per-operation overhead.
+    """
+    if maps[0][0].numel() <= SMALL_MAP or maps[0].shape[-2] < len(taps) or maps[0].shape[-1] < len(taps):
+        return separable_valid(torch.cat(maps, dim=1), taps, stride)
+    n, (h, w), k = maps[0].shape[0], maps[0].shape[-2:], len(taps)
+    out = maps[0].new_empty(n, len(maps), -(-(h - k + 1) // stride), -(-(w - k + 1) // stride))
+    for i, m in enumerate(maps):
+        separable_valid(m, taps, stride, out=out[:, i:i + 1])
+    return out
+
+
+def _sum_log10(x: Tensor, block: int = 8) -> Tensor:
+    """sum(log10(x)) over H, W of (N, S, H, W) values x >= 1, as log10 of products of `block` values at a time.
+
+    A logarithm costs about ten additions. Here x = 1 + g^2 s1 / (s_v + 2) or 1 + s1 / 2, and on 0-255 data
+    |s12| <= 2 * 255^2 with s1 >= 1e-10 bounds x by about 1e20, so a product of 8 stays below 1e160; should one
+    overflow anyway (images far outside 0-255), the plain sum is used. The result differs from the plain sum by
+    rounding only (about 1e-16 relative per product).
+    """
+    flat = x.flatten(2)
+    whole = flat.shape[2] - flat.shape[2] % block
+    products = flat[..., :whole].reshape(*flat.shape[:2], -1, block).prod(dim=3)
+    if bool(torch.isinf(products).any()):
+        return torch.log10(flat).sum(dim=2)
+    return torch.log10(products).sum(dim=2) + torch.log10(flat[..., whole:]).sum(dim=2)
+
+
+def _product(x: Tensor, y: Tensor, cap: float | None) -> Tensor:
+    p = x * y
+    return p if cap is None else p.clamp_(max=cap)
+
+
+def _prepare(fused: Tensor, ir: Tensor, vis: Tensor) -> tuple[list[Tensor], Tensor]:
+    check_images(fused, ir, vis, min_size=MIN_SIZE)
+    return [ir.detach().to(torch.float64), vis.detach().to(torch.float64)], fused.detach().to(torch.float64)
+
+
+def _uint8(x: Tensor) -> Tensor:
+    """MATLAB uint8(): round half away from zero (exactly), saturate to [0, 255]."""
+    r = x.floor()
+    return (r + (x - r >= 0.5).to(x.dtype)).clamp_(0, 255)
+
+
+def _undefined(den: Tensor, saturated: bool = False) -> None:
+    """Raises the ValueError for a zero denominator (the reference's 0/0 = NaN), naming the source."""
+    zero = den == 0
+    if bool(zero.any()):
+        i, s = (int(v) for v in zero.nonzero()[0])
+        label = ('ir', 'vis')[s]
+        why = ('is constant, or its uint8-saturated scale-1 variances (from min(x^2, 255)) are all 0 and the image '
+               'is under 25 pixels (no coarser scale)' if saturated else 'is constant')
+        raise ValueError(f'`{label}` {why} in image {i}: it has no local variance at any scale, so VIF is undefined '
+                         f'(0/0; vifp_mscale.m returns NaN).')
+
+
+@register_metric('vif', higher_is_better=True, needs_sources=True,
+                 reference='textbook: Sheikh & Bovik multiscale pixel VIF (LIVE vifp_mscale.m, sigma_n^2 = 2), '
+                           'VIF(IR, F) + VIF(VIS, F), 0-255 float64')
+def vif(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """Visual information fidelity of the fused image with respect to each source, summed over the two sources.
+
+    Sheikh & Bovik's multiscale pixel-domain VIF as the LIVE `vifp_mscale.m` computes it, with the source as the
+    reference and the fused image as the distorted image: at scales s = 1..4 an N x N Gaussian window
+    (N = 2^(5-s) + 1, sigma = N/5); for s > 1 both images are first filtered 'valid' with it and decimated by 2;
+    local means, variances and covariance from 'valid' filtering; g = s12 / (s1 + 1e-10), s_v = s2 - g s12 with the
+    reference's guards (g = 0 where s1 < 1e-10, s2 < 1e-10 or g < 0; s_v >= 1e-10); then
+    VIF = sum_s sum log10(1 + g^2 s1 / (s_v + 2)) / sum_s sum log10(1 + s1 / 2). This sum over the two sources is
+    what CDDFuse and Tang's code report (so a perfect score is 2, not 1). Scales whose 'valid' window no longer fits
+    (images under 41 pixels) add nothing, as MATLAB's empty 'valid' output does. The Gaussian windows are
+    separable, which makes this a sequence of 1-D filters.
+
+    Args:
+        fused: (N, 1, H, W) float tensor on the 0-255 scale, H, W >= 17.
+        ir: infrared source, same shape.
+        vis: visible source, same shape.
+
+    Returns:
+        (N,) float64 tensor.
+
+    Raises:
+        ValueError: if the images are not floating (N, 1, H, W) tensors of one shape with H, W >= 17, or if a source
+            has no local variance at any scale (a constant image), where the ratio is 0/0.
+
+    Example:
+        >>> import torch
+        >>> img = torch.rand(1, 1, 48, 48, generator=torch.Generator().manual_seed(0)) * 255
+        >>> vif(img, img, img)   # each source is perfectly preserved: 1 + 1 (to the 1e-10 guard)
+        tensor([2.0000], dtype=torch.float64)
+
+    References:
+        H. R. Sheikh, A. C. Bovik, "Image information and visual quality", IEEE Trans. Image Process. 15(2) (2006).
+        LIVE `vifp_mscale.m` as shipped in Linfeng-Tang/Image-Fusion @ 53f5542,
+        `General Evaluation Metric/Evaluation/vifp_mscale.m` L52-99.
+    """
+    sources, f = _prepare(fused, ir, vis)
+    num, den = _vif_num_den(sources, f)
+    _undefined(den)
+    return (num / den).sum(dim=1)
+
+
+def vif_cddfuse(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """VIF as CDDFuse's `Evaluator.VIFF`: the default sum, but a source whose ratio is NaN counts as 1.0.
+
+    `compare_viff` returns 1.0 when num/den is NaN, i.e. when the source has no local variance at any scale (a
+    constant image): 0/0. Everything else equals the default (CDDFuse filters with `convolve2d(x, rot90(win, 2))`,
+    a correlation, in float64; its float32 images hold integers, whose products are exact). Images under 41 pixels
+    differ: there scipy's `convolve2d(..., 'valid')` swaps its arguments once the image is smaller than the window
+    (a meaningless number), while here, as in MATLAB, such scales add nothing.
+
+    Example:
+        >>> import torch
+        >>> img = torch.rand(1, 1, 48, 48, generator=torch.Generator().manual_seed(0)) * 255
+        >>> vif_cddfuse(img, torch.full_like(img, 9.), img)   # constant IR: 1.0 by definition, + 1 for VIS
+        tensor([2.0000], dtype=torch.float64)
+    """
+    sources, f = _prepare(fused, ir, vis)
+    num, den = _vif_num_den(sources, f)
+    return torch.where(den == 0, 1., num / torch.where(den == 0, 1., den)).sum(dim=1)
+
+
+def vif_uint8(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
+    """VIF as Tang's 2022 code computes it: `vifp_mscale` called on uint8 images, so scale-1 products saturate.
+
+    `analysis_Reference.m` @ 53f5542 (L26) calls `vifp_mscale(image_ir, image_f) + vifp_mscale(image_vis, image_f)`
+    on the uint8 images from `imread`. `filter2` returns double, so the means are right, but `ref.*ref`,
+    `dist.*dist` and `ref.*dist` at scale 1 are uint8 products that saturate at 255: the local variances there
+    are computed from min(x * y, 255). From scale 2 on the images are the (double) filtered ones and the
+    arithmetic is exact. This inflates the score (TNO-42 SeAFusion mean 0.981 instead of 0.704). Inputs are first
+    converted as MATLAB's uint8() does (rounded half away from zero, clipped to [0, 255]). Where the local mean
+    exceeds about 16 grey levels the saturated scale-1 variance is 0, so on an image under 25 pixels (no scale 2)
+    that is not dark somewhere the reference divides 0 by 0: that raises, as a constant source does.
+
+    Raises:
+        ValueError: as the default, and when a source has no local variance at any scale after the saturation.
+
+    Example:
+        >>> import torch
+        >>> img = (torch.rand(1, 1, 48, 48, generator=torch.Generator().manual_seed(0)) * 255).round()
+        >>> vif(img * 0.5, img, img), vif_uint8(img * 0.5, img, img)   # halved contrast, seen through saturation
+        (tensor([1.6257], dtype=torch.float64), tensor([1.3190], dtype=torch.float64))
+    """
+    sources, f = _prepare(fused, ir, vis)
+    sources, f = [_uint8(t) for t in sources], _uint8(f)
+    num, den = _vif_num_den(sources, f, saturate=True)
+    _undefined(den, saturated=True)
+    return (num / den).sum(dim=1)
+
+
+register_variant('vif', 'cddfuse', 'CDDFuse utils/Evaluator.py @ fd8da1f, VIFF/compare_viff (L98-164): NaN -> 1.0 '
+                 'per source', vif_cddfuse)
+register_variant('vif', 'tang2023', 'Linfeng-Tang/Image-Fusion @ HEAD 2023, analysis_Reference.m L30: '
+                 'vifp_mscale on 0-255 double, summed over the sources')
+# min_size 25: saturation leaves scale 1 without variance on real images, so VIF needs the next scale (>= 25 px).
+register_variant('vif', 'tang2022', 'Linfeng-Tang/Image-Fusion @ 53f5542, analysis_Reference.m L26: vifp_mscale.m on '
+                 'uint8 images (saturating scale-1 products)', vif_uint8, min_size=25)

@@ -1,0 +1,135 @@
+"""SSIM against independent references: scikit-image (Gaussian and CDDFuse's uniform settings) and numpy/scipy
+transcriptions of VIFB's metricsSsim.m and MATLAB's ssim (as Tang 2023 calls it)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.ndimage
+import scipy.signal
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from skimage.metrics import structural_similarity
+
+from metrics import get_metric
+from metrics.ssim import ssim, ssim_matlab, ssim_skimage, ssim_vifb
+
+
+def _images(seed: int, shape=(2, 1, 40, 52), smooth: bool = True) -> tuple[torch.Tensor, ...]:
+    rng = np.random.default_rng(seed)
+    n, _, h, w = shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = []
+    for _ in range(3):
+        base = 128 + 100 * np.sin(xx / rng.uniform(2, 9) + yy / rng.uniform(2, 9)) if smooth else 128
+        img = np.clip(base + rng.normal(0, rng.uniform(2, 30), shape), 0, 255).round()
+        img[..., : h // 4, : w // 3] = 200          # a flat region: where the tiny constants matter
+        out.append(img)
+    return tuple(torch.from_numpy(x) for x in out)
+
+
+def _fspecial(size=11, sigma=1.5) -> np.ndarray:
+    c = (size - 1) / 2
+    y, x = np.mgrid[-c:c + 1, -c:c + 1]
+    h = np.exp(-(x * x + y * y) / (2 * sigma * sigma))
+    return h / h.sum()
+
+
+def vifb_ssim_transcription(img1: np.ndarray, fused: np.ndarray) -> float:
+    """metricsSsim.m's ssim(img1, fused): filter2 'valid' with fspecial('gaussian', 11, 1.5), L = 255, mean2."""
+    w = _fspecial()
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def filt(x):
+        return scipy.signal.correlate2d(x, w, mode='valid')
+    ua, ub = filt(img1), filt(fused)
+    siga = filt(img1 * img1) - ua * ua
+    sigb = filt(fused * fused) - ub * ub
+    sigab = filt(img1 * fused) - ua * ub
+    m = ((2 * ua * ub + c1) * (2 * sigab + c2)) / ((ua * ua + ub * ub + c1) * (siga + sigb + c2))
+    return m.mean()
+
+
+def matlab_ssim_transcription(a: np.ndarray, ref: np.ndarray) -> float:
+    """MATLAB IPT ssim(A, ref) on double images: DynamicRange 1, imfilter(.., 'conv', 'replicate'), full map."""
+    w = _fspecial()
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+
+    def filt(x):
+        return scipy.ndimage.convolve(x, w, mode='nearest')
+    mux2, muy2 = filt(a), filt(ref)
+    muxy = mux2 * muy2
+    mux2, muy2 = mux2 ** 2, muy2 ** 2
+    sigmax2 = filt(a ** 2) - mux2
+    sigmay2 = filt(ref ** 2) - muy2
+    sigmaxy = filt(a * ref) - muxy
+    num = (2 * muxy + c1) * (2 * sigmaxy + c2)
+    den = (mux2 + muy2 + c1) * (sigmax2 + sigmay2 + c2)
+    return (num / den).mean()
+
+
+def _per_image(fn, f, a, b):
+    return np.array([[fn(f[i, 0].numpy(), x[i, 0].numpy()) for x in (a, b)] for i in range(f.shape[0])])
+
+
+@pytest.mark.parametrize('seed, shape', [(0, (2, 1, 40, 52)), (1, (1, 1, 11, 11)), (2, (3, 1, 64, 33))])
+def test_default_matches_skimage_gaussian_and_vifb_transcription(seed, shape):
+    f, a, b = _images(seed, shape)
+    sk = _per_image(lambda x, y: structural_similarity(x, y, gaussian_weights=True, sigma=1.5,
+                                                       use_sample_covariance=False, data_range=255), f, a, b)
+    np.testing.assert_allclose(ssim(f, a, b).numpy(), sk.mean(axis=1), rtol=1e-10)
+    vifb = _per_image(lambda x, y: vifb_ssim_transcription(y, x), f, a, b)
+    np.testing.assert_allclose(ssim_vifb(f, a, b).numpy(), vifb.sum(axis=1), rtol=1e-10)
+    np.testing.assert_allclose(get_metric('ssim', 'vifb')(f, a, b).numpy(), vifb.sum(axis=1), rtol=1e-10)
+
+
+@pytest.mark.parametrize('seed, shape', [(3, (2, 1, 40, 52)), (4, (1, 1, 5, 9))])
+def test_tang2023_matches_matlab_ssim_transcription(seed, shape):
+    f, a, b = _images(seed, shape)
+    expected = _per_image(matlab_ssim_transcription, f, a, b)
+    np.testing.assert_allclose(ssim_matlab(f, a, b).numpy(), 0.5 * expected[:, 0] + 0.5 * expected[:, 1],
+                               rtol=1e-9)
+    np.testing.assert_allclose(get_metric('ssim', 'tang2023')(f, a, b).numpy(), expected.mean(axis=1), rtol=1e-9)
+
+
+@pytest.mark.parametrize('seed, shape', [(5, (2, 1, 40, 52)), (6, (1, 1, 7, 7)), (7, (2, 1, 31, 64))])
+def test_cddfuse_is_skimage_float32_with_data_range_2(seed, shape):
+    f, a, b = _images(seed, shape)
+    sk = _per_image(lambda x, y: structural_similarity(x.astype(np.float32), y.astype(np.float32), data_range=2),
+                    f, a, b)
+    np.testing.assert_allclose(ssim_skimage(f, a, b).numpy(), sk.sum(axis=1), rtol=1e-12)
+    np.testing.assert_allclose(get_metric('ssim', 'cddfuse')(f, a, b).numpy(), sk.sum(axis=1), rtol=1e-12)
+    # The float32 computation is what makes the number: a float64 skimage run differs in flat regions.
+    sk64 = _per_image(lambda x, y: structural_similarity(x, y, data_range=2), f, a, b).sum(axis=1)
+    assert not np.allclose(sk64, sk.sum(axis=1), rtol=1e-7, atol=0)
+
+
+def test_identity_and_constant_images():
+    f, a, b = _images(8, (1, 1, 24, 24))
+    for fn in (ssim, ssim_matlab):
+        assert fn(a, a, a).item() == pytest.approx(1.0, abs=1e-12)
+    for fn in (ssim_vifb, ssim_skimage):
+        assert fn(a, a, a).item() == pytest.approx(2.0, abs=1e-6)
+    const = torch.full_like(a, 77.)
+    for convention in ('default', 'vifb', 'tang2023', 'cddfuse'):
+        spec = get_metric('ssim', convention)
+        assert torch.isfinite(spec(const, a, b)).all() and torch.isfinite(spec(f, const, const)).all()
+    assert ssim(const, const, const).item() == 1.0
+
+
+def test_window_size_errors():
+    f, a, b = _images(9, (1, 1, 10, 30))
+    with pytest.raises(ValueError, match=r'Expected `fused` with N >= 1 and H, W >= 11'):
+        ssim(f, a, b)
+    with pytest.raises(ValueError, match=r'H, W >= 7'):
+        ssim_skimage(f[..., :6, :], a[..., :6, :], b[..., :6, :])
+    assert torch.isfinite(ssim_matlab(f[..., :2, :3], a[..., :2, :3], b[..., :2, :3])).all()
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2 ** 31))
+def test_property_bounded_and_symmetric_in_its_two_arguments(seed):
+    f, a, _ = _images(seed % 10_000, (1, 1, 24, 28), smooth=bool(seed % 2))
+    value = ssim(f, a, a)
+    assert -1 <= value.item() <= 1
+    torch.testing.assert_close(ssim(a, f, f), value, rtol=1e-12, atol=1e-12)   # SSIM(F, X) = SSIM(X, F)
