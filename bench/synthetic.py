@@ -16,7 +16,7 @@ from bench.config import cache_dir
 
 NAME = 'synthetic'
 N_PAIRS = 4
-HEIGHT, WIDTH = 120, 160
+HEIGHT, WIDTH = 240, 320  # every metric has its minimum size (MS-SSIM needs 176 px)
 
 
 def _scene(index: int) -> tuple[np.ndarray, np.ndarray]:

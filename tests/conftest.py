@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Cheap metrics for pipeline tests: the pipeline is what they test; each metric has its own tests.
+FAST_METRICS = ['en', 'sd', 'sf']
 
 
 def shared_data_root() -> Path | None:

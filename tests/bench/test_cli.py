@@ -29,6 +29,9 @@ from bench import download
 from bench.cli import main
 from bench.datasets import list_datasets, load_manifest
 from bench.results import ERROR_COLUMNS, SCORE_COLUMNS, TIMING_COLUMNS
+from tests.conftest import FAST_METRICS
+
+FAST = ','.join(FAST_METRICS)
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / 'data_manifests'
@@ -108,10 +111,10 @@ def no_backoff(monkeypatch):
 def test_run_all_methods_on_full_tno42(data_root, tmp_path, capsys):
     out = tmp_path / 'run'
     argv = ['run', '--methods', 'all', '--datasets', 'tno42', '--data-root', str(data_root), '--out', str(out),
-            '--no-progress']
+            '--metrics', ','.join(FAST_METRICS), '--no-progress']
     code, stdout, stderr = cli(capsys, *argv)
     assert code == 0, stderr
-    names, metric_names = methods.list_methods(), metrics.list_metrics()
+    names, metric_names = methods.list_methods(), FAST_METRICS
     assert {'average', 'maximum'} <= set(names) and metric_names
     manifest = load_manifest('tno42')
     pairs = [p.name for p in manifest.pairs]
@@ -184,13 +187,13 @@ def test_rerun_fuses_nothing_and_adds_only_missing_metrics(data_root, tmp_path, 
     assert (out / 'scores.csv').read_text() == scores_before
 
     # Asking for more metrics scores only those, from the saved images, without fusing again.
-    code, stdout, _ = cli(capsys, *base, '--metrics', 'all')
-    n_new = 3 * n_methods * (len(metrics.list_metrics()) - 1)
+    code, stdout, _ = cli(capsys, *base, '--metrics', ','.join(FAST_METRICS))
+    n_new = 3 * n_methods * (len(FAST_METRICS) - 1)
     assert code == 0
     assert f'Fused 0 pairs, reused {3 * n_methods} from an earlier run, wrote {n_new} scores.' in stdout
     assert (out / 'timing.csv').read_text() == timing_before
     assert (out / 'scores.csv').read_text().startswith(scores_before)
-    assert len(table(out / 'scores.csv', SCORE_COLUMNS)) == 3 * n_methods * len(metrics.list_metrics())
+    assert len(table(out / 'scores.csv', SCORE_COLUMNS)) == 3 * n_methods * len(FAST_METRICS)
     assert {p: p.stat().st_mtime_ns for p in pngs} == mtimes
     assert len(json.loads((out / 'run.json').read_text())['invocations']) == 3
 
@@ -204,14 +207,15 @@ def test_rerun_fuses_nothing_and_adds_only_missing_metrics(data_root, tmp_path, 
 
 def test_results_all_scores_the_published_methods_of_tno42(data_root, tmp_path, capsys):
     out = tmp_path / 'run'
-    code, stdout, stderr = cli(capsys, 'run', '--results', 'all', '--datasets', 'tno42', '--data-root', data_root,
+    code, stdout, stderr = cli(capsys, 'run', '--results', 'all', '--datasets', 'tno42', '--metrics', FAST,
+                               '--data-root', data_root,
                                '--out', out, '--no-progress')
     assert code == 0, stderr
     declared = sorted(load_manifest('tno42').results)
     assert len(declared) == 7
     scores = table(out / 'scores.csv', SCORE_COLUMNS)
     assert sorted({r['method'] for r in scores}) == declared
-    assert len(scores) == 42 * 7 * len(metrics.list_metrics())
+    assert len(scores) == 42 * 7 * len(FAST_METRICS)
     assert len({(r['pair'], r['method'], r['metric']) for r in scores}) == len(scores)
     assert table(out / 'timing.csv', TIMING_COLUMNS) == []
     assert table(out / 'errors.csv', ERROR_COLUMNS) == []
@@ -260,16 +264,17 @@ def test_results_pattern_matching_nothing_gives_error_rows(data_root, tmp_path, 
 def test_run_on_synthetic_set_needs_no_data(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv('BENCH_DATA_ROOT', raising=False)
     out = tmp_path / 'run'
-    code, stdout, stderr = cli(capsys, 'run', '--datasets', 'synthetic', '--out', out, '--no-progress')
+    code, stdout, stderr = cli(capsys, 'run', '--datasets', 'synthetic', '--metrics', FAST, '--out', out,
+                               '--no-progress')
     assert code == 0, stderr
-    n_methods, n_metrics = len(methods.list_methods()), len(metrics.list_metrics())
+    n_methods, n_metrics = len(methods.list_methods()), len(FAST_METRICS)
     scores = table(out / 'scores.csv', SCORE_COLUMNS)
     assert len(scores) == 4 * n_methods * n_metrics and {r['dataset'] for r in scores} == {'synthetic'}
     assert len(table(out / 'timing.csv', TIMING_COLUMNS)) == 4 * n_methods
     assert 'synthetic' in stdout
     # Pair 02 has an RGB visible image: the fused image keeps its colour.
     fused = cv2.imread(str(out / 'fused' / 'synthetic' / 'average' / '02.png'), cv2.IMREAD_UNCHANGED)
-    assert fused.shape == (120, 160, 3) and not (fused[..., :1] == fused[..., 1:]).all()
+    assert fused.shape == (240, 320, 3) and not (fused[..., :1] == fused[..., 1:]).all()
     assert cv2.imread(str(out / 'fused' / 'synthetic' / 'average' / '01.png'), cv2.IMREAD_UNCHANGED).ndim == 2
 
 
@@ -279,7 +284,7 @@ def test_missing_data_falls_back_to_synthetic(tmp_path, capsys, no_backoff, offl
     empty.mkdir()
     out = tmp_path / 'run'
     how = ['--mirror', f'http://127.0.0.1:{closed_port()}'] if offline == 'closed-mirror' else ['--no-fetch']
-    code, stdout, stderr = cli(capsys, 'run', '--datasets', 'tno42', '--data-root', empty, *how,
+    code, stdout, stderr = cli(capsys, 'run', '--datasets', 'tno42', '--metrics', FAST, '--data-root', empty, *how,
                                '--out', out, '--no-progress')
     assert code == 0, stderr
     assert 'SYNTHETIC SET INSTEAD' in stderr and 'tno42' in stderr
@@ -300,7 +305,8 @@ def test_no_fallback_makes_missing_data_error_rows(tmp_path, capsys, no_backoff)
     empty = tmp_path / 'empty'
     empty.mkdir()
     out = tmp_path / 'run'
-    code, stdout, stderr = cli(capsys, 'run', '--datasets', 'tno42', '--data-root', empty, '--mirror',
+    code, stdout, stderr = cli(capsys, 'run', '--datasets', 'tno42', '--metrics', FAST, '--data-root', empty,
+                               '--mirror',
                                f'http://127.0.0.1:{closed_port()}', '--no-fallback', '--out', out, '--no-progress')
     assert code == 1
     assert 'synthetic' not in (stdout + stderr).lower()
@@ -426,7 +432,8 @@ def test_report_needs_a_run_folder(tmp_path, capsys):
 
 def test_report_rebuilds_the_page(tmp_path, capsys):
     out = tmp_path / 'run'
-    assert cli(capsys, 'run', '--datasets', 'synthetic', '--methods', 'maximum', '--out', out, '--no-progress')[0] == 0
+    assert cli(capsys, 'run', '--datasets', 'synthetic', '--methods', 'maximum', '--metrics', FAST, '--out', out,
+               '--no-progress')[0] == 0
     (out / 'report' / 'index.html').unlink()
     code, stdout, _ = cli(capsys, 'report', out)
     assert code == 0 and stdout.strip() == str(out / 'report' / 'index.html')

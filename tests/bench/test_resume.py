@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from bench.results import SCORE_COLUMNS, TIMING_COLUMNS
+from tests.conftest import FAST_METRICS
 
 REPO = Path(__file__).resolve().parents[2]
 PAIRS = ['02', '05', '08', '13', '17', '21', '24', '29', '33', '40']
@@ -88,7 +89,8 @@ def setup(tmp_path_factory, data_root) -> dict:
 
 def command(setup: dict, out: Path) -> list[str]:
     return [sys.executable, '-m', 'bench', 'run', '--methods', ','.join(METHODS), '--datasets',
-            str(setup['manifest']), '--data-root', str(setup['data_root']), '--out', str(out), '--no-progress']
+            str(setup['manifest']), '--data-root', str(setup['data_root']), '--out', str(out), '--metrics',
+            ','.join(FAST_METRICS), '--no-progress']
 
 
 def _restore_sigint() -> None:

@@ -16,12 +16,10 @@ from tests.calibration.conftest import our_values, record
 pytestmark = pytest.mark.calibration
 
 TARGET = 1e-6
-# Looser targets, each with its reason:
-TOLERANCE = {
-    # Tang 2022 runs Qabf on [0, 1] data, where the `gA == gF` branch and the `Sx == 0` test depend on the
-    # floating-point summation order of the Sobel taps (docs/metrics.md, Qabf); the issue sets 1e-3 there.
-    ('tang2022', 'qabf'): 1e-3,
-}
+# Looser targets, each with its reason (none needed now: tang2022 Qabf, which the issue allowed 1e-3 because Tang
+# runs it on [0, 1] data where the results depend on summation order, reproduces the xlsx to 3e-15 since the variant
+# divides as im2double does, sums the Sobel taps in MATLAB's order and uses correctly rounded square roots).
+TOLERANCE: dict[tuple[str, str], float] = {}
 PAIRS = [('cddfuse', m) for m in ('en', 'sd', 'sf', 'ag', 'mi', 'mse', 'cc', 'psnr', 'scd', 'vif', 'qabf', 'ssim',
                                   'ssim255')]
 PAIRS += [('tang2022', m) for m in ('en', 'sd', 'sf', 'ag', 'mi', 'vif', 'qabf', 'scd', 'cc', 'psnr', 'mse')]
