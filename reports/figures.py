@@ -78,7 +78,8 @@ def per_pair_figure(summary: GroupSummary, colours: dict[str, tuple], sort: bool
     _plt()
     from matplotlib.ticker import MaxNLocator
     metrics = summary.metrics
-    fig, axes = _panel_grid(max(1, len(metrics)), 5.2, 3.4)
+    rows_of_legend = -(-len(summary.methods) // 3) if len(summary.methods) > 4 else 0
+    fig, axes = _panel_grid(max(1, len(metrics)), 5.2, 3.4 + 0.16 * rows_of_legend)
     pairs = list(summary.values[metrics[0].name].index) if metrics else []
     n_pairs = len(pairs)
     for ax, info in zip(axes, metrics):
@@ -112,8 +113,11 @@ def per_pair_figure(summary: GroupSummary, colours: dict[str, tuple], sort: bool
                           rotation=90 if any(len(str(p)) > 3 for p in pairs) else 0)
         ax.tick_params(axis='y', labelsize=7)
         ax.grid(alpha=0.3, lw=0.5)
-        ncol = 1 if len(summary.methods) <= 5 else 2
-        ax.legend(fontsize=6, ncol=ncol, framealpha=0.75, loc='best', title='mean', title_fontsize=6)
+        if len(summary.methods) <= 4:
+            ax.legend(fontsize=6, framealpha=0.75, loc='best', title='mean', title_fontsize=6)
+        else:  # many lines: the legend goes under the panel instead of over the data
+            ax.legend(fontsize=6, ncol=3, loc='upper center', bbox_to_anchor=(0.5, -0.2), frameon=False,
+                      title='mean', title_fontsize=6, handlelength=1.5, columnspacing=1.0)
     kind = 'sorted values per method' if sort else 'per pair'
     fig.suptitle(f'{summary.dataset}, convention {summary.convention}: {kind}', fontsize=11)
     if not metrics:
