@@ -127,8 +127,9 @@ class _Builder:
         try:
             finder = ImageFinder(self.run, summary.dataset, opt.data_root)
         except Exception as err:  # unknown or malformed manifest: the rest of the report still renders
+            reason = err.args[0] if isinstance(err, KeyError) and err.args else err
             dataset.notes.append(f'Qualitative figures skipped for {summary.dataset}: its manifest could not be '
-                                 f'loaded ({err}).')
+                                 f'loaded ({reason}).')
             return
         pairs = [p for p in (opt.pairs or []) if p in finder.pairs] or choose_pairs(summary, opt.n_qualitative)
         unknown = [p for p in (opt.pairs or []) if p not in finder.pairs]

@@ -118,7 +118,7 @@ def zoom_box(images: list[np.ndarray], fraction: float = BOX_FRACTION) -> tuple[
     Example:
         >>> a = np.zeros((100, 200)); b = a.copy(); b[60:80, 150:170] = 255
         >>> x, y, w, h = zoom_box([a, b])
-        >>> x <= 0.75 <= x + w and y <= 0.6 <= y + h
+        >>> bool(x <= 0.75 <= x + w and y <= 0.6 <= y + h)
         True
     """
     stack = np.stack([_detail(i) for i in images])

@@ -61,6 +61,15 @@ def test_linked_figures_and_options(make_run, tmp_path):
     assert md.splitlines()[2] == '|  | a | b |'  # transposed: methods are columns
 
 
+def test_single_method_single_pair_with_figures(make_run):
+    run = make_run({'only': {'en': [6.5], 'mse': [3.0]}}, timing=timing_rows({'only': 'cpu'}, 1))
+    html = write_report(run, ReportOptions(figures=True, distribution='violin')).read_text()
+    assert html.count('<img') == 4  # per pair, sorted, violin, timing; no grid: the data set has no manifest
+    assert "Qualitative figures skipped for mini: its manifest could not be loaded (Unknown dataset 'mini'" in \
+        html.replace('&#39;', "'")
+    assert '6.5000' in html and 'ranks' not in html  # one method: nothing to rank or test
+
+
 def test_old_run_folder_renders(tmp_path):
     """A folder of the first version: 7-column timing.csv, run.json without conventions or data set roots."""
     run = tmp_path / 'old'
