@@ -194,15 +194,6 @@ def cmd_data(args: argparse.Namespace) -> int:
     return status
 
 
-def cmd_report(args: argparse.Namespace) -> int:
-    from reports import write_report
-    run_dir = Path(args.run_dir)
-    if not (run_dir / 'scores.csv').is_file():
-        raise UsageError(f'{run_dir} is not a run folder (no scores.csv).')
-    print(write_report(run_dir))
-    return EXIT_OK
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog='python -m bench', description='Infrared-visible image fusion benchmark.')
     sub = parser.add_subparsers(dest='command', required=True)
@@ -260,9 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument('--no-progress', action='store_true')
     data.set_defaults(func=cmd_data)
 
-    rep = sub.add_parser('report', help='(re)build report/index.html of a run folder')
-    rep.add_argument('run_dir')
-    rep.set_defaults(func=cmd_report)
+    from bench.report_cli import add_parser as add_report_parser
+    add_report_parser(sub)
     return parser
 
 

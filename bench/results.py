@@ -13,7 +13,11 @@ import tempfile
 from pathlib import Path
 
 SCORE_COLUMNS = ('dataset', 'pair', 'method', 'metric', 'convention', 'value')
-TIMING_COLUMNS = ('dataset', 'pair', 'method', 'seconds', 'device', 'height', 'width')
+# Timing rows: seconds of one fusion call, plus the facts of that call (device_name, torch threads, peak extra
+# memory in bytes, parameter count; FLOPs only on the row whose call was counted). Runs of the first version have
+# only the first seven columns; opening such a folder pads its rows with empty values.
+TIMING_COLUMNS = ('dataset', 'pair', 'method', 'seconds', 'device', 'height', 'width',
+                  'device_name', 'threads', 'peak_memory_bytes', 'params', 'flops')
 ERROR_COLUMNS = ('dataset', 'pair', 'method', 'stage', 'error', 'message')
 TABLES = {'scores.csv': SCORE_COLUMNS, 'timing.csv': TIMING_COLUMNS, 'errors.csv': ERROR_COLUMNS}
 
@@ -36,6 +40,17 @@ def _trim_partial_line(path: Path) -> None:
     if data and not data.endswith(b'\n'):
         with open(path, 'r+b') as fh:
             fh.truncate(data.rfind(b'\n') + 1)
+
+
+def _pad_columns(path: Path, columns: tuple[str, ...]) -> None:
+    """Rewrites a table written by an earlier version (fewer trailing columns) with the current header."""
+    with open(path, newline='', encoding='utf-8') as fh:
+        rows = list(csv.reader(fh))[1:]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator='\n')
+    writer.writerow(columns)
+    writer.writerows(row + [''] * (len(columns) - len(row)) for row in rows)
+    write_atomic(path, buf.getvalue())
 
 
 def read_table(path: Path) -> list[dict[str, str]]:
@@ -66,9 +81,12 @@ class RunStore:
                 _trim_partial_line(path)
                 with open(path, newline='', encoding='utf-8') as fh:
                     header = next(csv.reader(fh), None)
-                if tuple(header or ()) != columns:
-                    raise ValueError(f'{path} has columns {header}, expected {list(columns)}: not a run folder of '
-                                     f'this version. Use another --out or --fresh.')
+                header = tuple(header or ())
+                if len(header) < len(columns) and header == columns[:len(header)] and name == 'timing.csv':
+                    _pad_columns(path, columns)
+                elif header != columns:
+                    raise ValueError(f'{path} has columns {list(header)}, expected {list(columns)}: not a run '
+                                     f'folder of this version. Use another --out or --fresh.')
         self.scored = {tuple(r[k] for k in SCORE_COLUMNS[:5]) for r in read_table(self.out / 'scores.csv')}
         self.timed = {tuple(r[k] for k in TIMING_COLUMNS[:3]) for r in read_table(self.out / 'timing.csv')}
         self.n_errors = 0
@@ -93,8 +111,11 @@ class RunStore:
         self.scored.update(r[:5] for r in rows)
 
     def add_timing(self, dataset: str, pair: str, method: str, seconds: float, device: str, height: int,
-                   width: int) -> None:
-        self._append('timing.csv', [(dataset, pair, method, repr(seconds), device, height, width)])
+                   width: int, *, device_name: str = '', threads: int | None = None,
+                   peak_memory_bytes: int | None = None, params: int | None = None, flops: int | None = None) -> None:
+        """One timed fusion call; unknown facts are written as empty fields."""
+        extra = tuple('' if v is None else v for v in (device_name, threads, peak_memory_bytes, params, flops))
+        self._append('timing.csv', [(dataset, pair, method, repr(seconds), device, height, width) + extra])
         self.timed.add((dataset, pair, method))
 
     def add_error(self, dataset: str, pair: str, method: str, stage: str, error: BaseException) -> None:

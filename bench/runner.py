@@ -24,7 +24,7 @@ from bench.images import read_image, write_png
 from bench.progress import progress_bar
 from bench.published import PublishedResults
 from bench.results import RunStore
-from bench.timing import timed, warm_up
+from bench.timing import count_parameters, device_name, profile, timed, warm_up
 
 __all__ = ['RunConfig', 'RunSummary', 'run_benchmark']
 
@@ -161,6 +161,8 @@ class _Run:
             self.bar.update(len(todo))
             return
         warmed = False
+        facts = {'device_name': device_name(self.device), 'threads': torch.get_num_threads(),
+                 'params': count_parameters(method)}
         for pair in todo:
             self.bar.set_postfix_str(f'{ds}/{name}/{pair.name}', refresh=False)
             stage = 'load'
@@ -175,13 +177,16 @@ class _Run:
                     stage = 'fuse'
                     ir = _to_tensor(loaded.ir, self.device).float() / 255
                     vis = _to_tensor(loaded.vis, self.device).float() / 255
-                    if not warmed:
+                    flops = peak = None
+                    if not warmed:  # FLOPs and peak memory: one more untimed call, at this pair's size
                         warm_up(method.fuse, ir, vis, device=self.device, rounds=self.cfg.warmup)
+                        flops, peak = profile(method.fuse, ir, vis, device=self.device)
                         warmed = True
                     fused, seconds = timed(method.fuse, ir, vis, device=self.device)
                     fused8 = _quantise(fused)
                     write_png(path, fused8)
-                    self.store.add_timing(ds, pair.name, name, seconds, str(self.device), *loaded.ir.shape)
+                    self.store.add_timing(ds, pair.name, name, seconds, str(self.device), *loaded.ir.shape,
+                                          peak_memory_bytes=peak, flops=flops, **facts)
                     self.summary.fused += 1
                 stage = 'score'
                 self.score(ds, loaded, name, fused8)
@@ -257,8 +262,11 @@ class _Run:
         meta.update(tool='ivif-bench', version=__version__, invocations=invocations,
                     environment=_environment(self.device))
         meta.setdefault('datasets', {}).update({
-            n: {'title': m.title, 'manifest_sha256': m.digest, 'pairs': len(m.pairs), 'citation': m.citation}
+            n: {'title': m.title, 'manifest_sha256': m.digest, 'pairs': len(m.pairs), 'citation': m.citation,
+                'root': str(m.root(self.root)), 'manifest': self._manifest_argument(n)}
             for n, m in manifests.items()})
+        meta.setdefault('conventions', {})[self.cfg.convention] = \
+            metrics.get_convention(self.cfg.convention).description
         meta.setdefault('metrics', {}).update({
             f'{self.cfg.convention}/{n}': {'metric': n, 'label': s.label, 'higher_is_better': s.higher_is_better,
                                            'reference': s.reference, 'convention': self.cfg.convention}
@@ -267,10 +275,19 @@ class _Run:
             n: {'kind': 'registered', 'paper': s.paper, 'licence': s.licence,
                 'weights': [w.file for w in s.weights]}
             for n, s in ((n, methods.get_method_spec(n)) for n in self.cfg.methods)})
-        for _, pub in plan.values():
-            for r in pub:
-                meta['methods'][r.name] = {'kind': 'published', 'folder': str(r.folder), 'pattern': r.pattern}
+        for ds, (_, pub) in plan.items():
+            for r in pub:  # `folders`: the folder per data set (a results option may hold one per data set)
+                entry = meta['methods'].get(r.name, {})
+                folders = dict(entry.get('folders', {})) if entry.get('kind') == 'published' else {}
+                folders[ds] = str(r.folder)
+                meta['methods'][r.name] = {'kind': 'published', 'folder': str(r.folder), 'pattern': r.pattern,
+                                           'folders': folders}
         self.store.write_meta(meta)
+
+    def _manifest_argument(self, name: str) -> str:
+        """How the report finds a manifest again: its registered name or the user's .toml path."""
+        return next((str(Path(a).resolve()) for a in self.cfg.datasets if a.endswith('.toml') and Path(a).stem == name),
+                    name)
 
 
 def _git_commit() -> str | None:

@@ -30,6 +30,8 @@ def data_root() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keeps the user cache (synthetic set, default data root) out of the developer's home during tests."""
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path_factory.getbasetemp() / 'cache'))
+    # Every `bench run` ends with a report; figures would cost seconds per run. Report tests ask for them explicitly.
+    monkeypatch.setenv('BENCH_REPORT_FIGURES', '0')
 
 
 def realistic_triple(n: int = 3, h: int = 24, w: int = 31, seed: int = 0):

@@ -1,0 +1,177 @@
+"""One table model, four renderings: CSV (full precision), Markdown, LaTeX (booktabs) and HTML.
+
+A `Table` holds display cells (text, bold/underline, superscript marks, a small note) and, for the CSV, a frame of
+raw values, so every format shows the same thing and the CSV keeps every digit.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+from markupsafe import Markup, escape
+
+__all__ = ['Cell', 'Table', 'to_markdown', 'to_latex', 'to_html', 'write_table', 'latex_escape']
+
+BEST, SECOND = 1, 2
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A displayed value. `emphasis`: 1 best (bold), 2 second (underlined), 0 none; `marks`: superscripts such as
+    '†'; `note`: small text after the value, such as a change relative to a reference."""
+    text: str
+    emphasis: int = 0
+    marks: str = ''
+    note: str = ''
+    kind: str = ''  # CSS class hint: 'worse' / 'better' for notes coloured by direction
+
+
+@dataclass
+class Table:
+    """A rendered table: rows of cells under column headers, a caption and footnotes.
+
+    Attributes:
+        key: file name stem of its outputs.
+        caption: one line above the table.
+        corner: header of the row-label column.
+        columns: column headers.
+        rows: (row label, cells) with one cell per column.
+        footnotes: lines printed under the table.
+        frame: the machine-readable version written to CSV (raw values, every digit).
+    """
+    key: str
+    caption: str
+    corner: str
+    columns: list[str]
+    rows: list[tuple[str, list[Cell]]]
+    footnotes: list[str] = field(default_factory=list)
+    frame: pd.DataFrame | None = None
+
+    def transposed(self) -> 'Table':
+        """Columns become rows (the DFECF paper prints metrics as rows and methods as columns)."""
+        labels = [label for label, _ in self.rows]
+        rows = [(col, [cells[j] for _, cells in self.rows]) for j, col in enumerate(self.columns)]
+        return replace(self, corner='', columns=labels, rows=rows)
+
+
+# -- Markdown ---------------------------------------------------------------------------------------------------
+
+def _md_escape(text: str) -> str:
+    return str(text).replace('\\', '\\\\').replace('|', '\\|').replace('*', '\\*').replace('_', '\\_')
+
+
+def _md_cell(cell: Cell) -> str:
+    text = _md_escape(cell.text)
+    if cell.emphasis == BEST:
+        text = f'**{text}**'
+    elif cell.emphasis == SECOND:
+        text = f'<ins>{text}</ins>'  # Markdown has no underline; <ins> is kept by GitHub's renderer
+    if cell.marks:
+        text += f'<sup>{_md_escape(cell.marks)}</sup>'
+    if cell.note:
+        text += f' {_md_escape(cell.note)}'
+    return text
+
+
+def to_markdown(table: Table) -> str:
+    """GitHub-flavoured Markdown: bold best, <ins> second, marks as <sup>, footnotes after the table."""
+    head = [_md_escape(table.corner)] + [_md_escape(c) for c in table.columns]
+    lines = [f'**{_md_escape(table.caption)}**', '', '| ' + ' | '.join(head) + ' |',
+             '|' + '|'.join([':---'] + ['---:'] * len(table.columns)) + '|']
+    lines += ['| ' + ' | '.join([_md_escape(label)] + [_md_cell(c) for c in cells]) + ' |'
+              for label, cells in table.rows]
+    if table.footnotes:
+        lines += [''] + [_md_escape(f) + '  ' for f in table.footnotes]
+    return '\n'.join(lines).rstrip() + '\n'
+
+
+# -- LaTeX ------------------------------------------------------------------------------------------------------
+
+_LATEX = {'\\': r'\textbackslash{}', '&': r'\&', '%': r'\%', '$': r'\$', '#': r'\#', '_': r'\_', '{': r'\{',
+          '}': r'\}', '~': r'\textasciitilde{}', '^': r'\textasciicircum{}', '↑': r'$\uparrow$',
+          '↓': r'$\downarrow$', '†': r'\dag{}', '‡': r'\ddag{}', '±': r'$\pm$', '−': '-', '–': '--', '×': r'$\times$',
+          'α': r'$\alpha$', '≥': r'$\geq$', '≤': r'$\leq$', '…': r'\ldots{}', 'Δ': r'$\Delta$', '≈': r'$\approx$',
+          '<': r'\textless{}', '>': r'\textgreater{}'}
+
+
+def latex_escape(text: str) -> str:
+    r"""Escapes LaTeX's special characters and maps the symbols the tables use.
+
+    Example:
+        >>> latex_escape('dfecf_no-de 5% ↑')
+        'dfecf\\_no-de 5\\% $\\uparrow$'
+    """
+    return ''.join(_LATEX.get(ch, ch) for ch in str(text))
+
+
+def _tex_cell(cell: Cell) -> str:
+    text = latex_escape(cell.text)
+    if cell.emphasis == BEST:
+        text = rf'\textbf{{{text}}}'
+    elif cell.emphasis == SECOND:
+        text = rf'\underline{{{text}}}'
+    if cell.marks:
+        text += rf'\textsuperscript{{{latex_escape(cell.marks)}}}'
+    if cell.note:
+        text += rf' {{\scriptsize {latex_escape(cell.note)}}}'
+    return text
+
+
+def to_latex(table: Table) -> str:
+    """A `table` environment with a booktabs tabular (needs `\\usepackage{booktabs}`), caption and footnotes."""
+    spec = 'l' + 'r' * len(table.columns)
+    lines = ['% Generated by ivif-bench (python -m bench report). Needs \\usepackage{booktabs}.',
+             r'\begin{table}[t]', r'\centering', rf'\caption{{{latex_escape(table.caption)}}}',
+             rf'\begin{{tabular}}{{{spec}}}', r'\toprule',
+             ' & '.join([latex_escape(table.corner)] + [latex_escape(c) for c in table.columns]) + r' \\',
+             r'\midrule']
+    lines += [' & '.join([latex_escape(label)] + [_tex_cell(c) for c in cells]) + r' \\' for label, cells in table.rows]
+    lines += [r'\bottomrule', r'\end{tabular}']
+    if table.footnotes:
+        lines += [r'\par\smallskip', r'\begin{minipage}{\linewidth}\footnotesize']
+        lines += [latex_escape(f) + r'\par' for f in table.footnotes]
+        lines.append(r'\end{minipage}')
+    lines.append(r'\end{table}')
+    return '\n'.join(lines) + '\n'
+
+
+# -- HTML ---------------------------------------------------------------------------------------------------------
+
+def _html_cell(cell: Cell) -> Markup:
+    text = escape(cell.text)
+    if cell.emphasis == BEST:
+        text = Markup('<b>{}</b>').format(text)
+    elif cell.emphasis == SECOND:
+        text = Markup('<u>{}</u>').format(text)
+    if cell.marks:
+        text += Markup('<sup>{}</sup>').format(cell.marks)
+    if cell.note:
+        text += Markup(' <small class="{}">{}</small>').format(cell.kind, cell.note)
+    css = {BEST: 'best', SECOND: 'second'}.get(cell.emphasis, '')
+    return Markup('<td class="{}">{}</td>').format(css, text)
+
+
+def to_html(table: Table, table_id: str = '') -> Markup:
+    """An HTML <table> (escaped; bold best, underlined second) followed by its footnotes."""
+    head = Markup('').join(Markup('<th>{}</th>').format(c) for c in [table.corner] + table.columns)
+    body = Markup('').join(
+        Markup('<tr><th class="label" title="{0}">{0}</th>{1}</tr>').format(label, Markup('').join(
+            _html_cell(c) for c in cells)) for label, cells in table.rows)
+    notes = Markup('').join(Markup('<p class="footnote">{}</p>').format(f) for f in table.footnotes)
+    ident = Markup(' id="{}"').format(table_id) if table_id else Markup('')
+    return Markup('<div class="table-wrap"><table class="results"{}><caption>{}</caption><thead><tr>{}</tr></thead>'
+                  '<tbody>{}</tbody></table>{}</div>').format(ident, table.caption, head, body, notes)
+
+
+def write_table(table: Table, folder: Path, html_page) -> dict[str, Path]:
+    """Writes `<key>.csv`, `.md`, `.tex` and `.html` (a page of its own) into `folder`; returns {format: path}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {ext: folder / f'{table.key}.{ext}' for ext in ('csv', 'md', 'tex', 'html')}
+    frame = table.frame if table.frame is not None else pd.DataFrame(
+        [[label] + [c.text for c in cells] for label, cells in table.rows], columns=[table.corner] + table.columns)
+    frame.to_csv(paths['csv'], index=False)
+    paths['md'].write_text(to_markdown(table), encoding='utf-8')
+    paths['tex'].write_text(to_latex(table), encoding='utf-8')
+    paths['html'].write_text(html_page(table), encoding='utf-8')
+    return paths
