@@ -11,6 +11,13 @@ REPO = Path(__file__).resolve().parents[1]
 FAST_METRICS = ['en', 'sd', 'sf']
 
 
+def weightless_methods() -> list[str]:
+    """The registered methods that need no weight files (the pixel rules). Pipeline tests run these: they do not
+    depend on the weights directory, and the baselines would take minutes per image on a CPU."""
+    import methods
+    return [n for n in methods.list_methods() if not methods.get_method_spec(n).weights]
+
+
 def shared_data_root() -> Path | None:
     """`$BENCH_DATA_ROOT`, else `../shared/data` beside the repository; None when neither exists."""
     env = os.environ.get('BENCH_DATA_ROOT')
