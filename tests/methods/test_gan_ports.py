@@ -39,7 +39,8 @@ def _synthetic_checkpoint(tmp_path, entries, seed=0, extra=None):
 
 def _pair(h=21, w=26, n=1, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return torch.randint(0, 256, (n, 1, h, w), generator=g) / 255., torch.randint(0, 256, (n, 1, h, w), generator=g) / 255.
+    ir = torch.randint(0, 256, (n, 1, h, w), generator=g) / 255.
+    return ir, torch.randint(0, 256, (n, 1, h, w), generator=g) / 255.
 
 
 @pytest.mark.parametrize('name', PORTS)

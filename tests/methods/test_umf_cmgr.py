@@ -82,7 +82,8 @@ def test_cv2_float_to_uint8_is_what_imwrite_writes(tmp_path):
 def test_cv2_png_gray_is_what_imread_reads(tmp_path):
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, (64, 96, 3), dtype=np.uint8)
-    rgb[0, :8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [7, 7, 7], [1, 2, 3], [90, 200, 30]]
+    rgb[0, :8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [7, 7, 7], [1, 2, 3],
+                  [90, 200, 30]]
     cv2.imwrite(str(tmp_path / 'vi.png'), rgb[..., ::-1])
     gray = cv2.imread(str(tmp_path / 'vi.png'), cv2.IMREAD_GRAYSCALE)
     ours = cv2_png_gray(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())
