@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from methods._base import FusionMethod
 from methods._protocol import PILColour, bytescale, levels
 from methods._registry import register_method
-from methods._tf_port import load_tf_convs, load_torch_state, read_official_checkpoint
+from methods._tf_port import CentredConv2d, load_tf_convs, load_torch_state, read_official_checkpoint
 from methods._weights import official_weights
 
 PAPER = ('H. Li and X.-J. Wu, DenseFuse: A Fusion Approach to Infrared and Visible Images, IEEE Transactions on '
@@ -35,7 +35,7 @@ RULES = ('addition', 'l1', 'average')
 
 
 def _conv(cin: int, cout: int) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, 3, padding=1, padding_mode='reflect')
+    return CentredConv2d(cin, cout, 3)  # reflect-padded 3x3; see CentredConv2d for why centred
 
 
 class DenseFuse(PILColour, FusionMethod):
