@@ -141,3 +141,13 @@ def test_csf_and_sdnet_option_errors():
         methods.create_method('sdnet', pretrained=False, gray_as_rgb='yes')
     with pytest.raises(ValueError, match="Expected `rule` in"):
         methods.create_method('densefuse', pretrained=False, rule='max')
+
+
+@pytest.mark.parametrize('h, w', [(270, 360), (576, 768), (200, 150), (256, 256)])
+def test_densefuse_demo_resize_is_pil_nearest(h, w):
+    from methods.densefuse import _nearest
+    img = np.random.default_rng(h).integers(0, 256, (h, w), dtype=np.uint8)
+    down = _nearest(_nchw(img), 256, 256)[0, 0].numpy()
+    assert np.array_equal(down, np.asarray(Image.fromarray(img).resize((256, 256), Image.NEAREST)))
+    back = _nearest(torch.from_numpy(down)[None, None], h, w)[0, 0].numpy()
+    assert np.array_equal(back, np.asarray(Image.fromarray(down.astype(np.uint8)).resize((w, h), Image.NEAREST)))
