@@ -82,11 +82,12 @@ class CSF(PILColour, FusionMethod):
             f = F.leaky_relu(conv(f), 0.2)
         return torch.tanh(self.decoder[-1](f))
 
-    def saliency(self, feats: Tensor, logit: int) -> Tensor:
-        """|d logit / d feats| per image, computed with autograd even when called in inference mode."""
+    def saliency(self, feats: Tensor, logit: Tensor) -> Tensor:
+        """|d logit / d feats| per image (`logit`: (N,) class index per image), with autograd even when called in
+        inference mode: on a fresh copy of the features, with no parameter gradients."""
         with torch.inference_mode(False), torch.enable_grad():
-            x = feats.clone().requires_grad_(True)
-            (grad,) = torch.autograd.grad(self.classifier(x)[:, logit].sum(), x)
+            x, index = feats.clone().requires_grad_(True), logit[:, None].clone()  # clones: normal tensors
+            (grad,) = torch.autograd.grad(self.classifier(x).gather(1, index).sum(), x)
         return grad.abs()
 
     @staticmethod
@@ -95,15 +96,14 @@ class CSF(PILColour, FusionMethod):
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
         ir, vis = self._input(ir, self.gray_as_rgb[0]), self._input(vis, self.gray_as_rgb[1])
-        f_ir, f_vis = self.encode(torch.cat([ir, vis])).chunk(2)
         mean = lambda t: t.double().mean((1, 2, 3), keepdim=True).float()  # noqa: E731
         shift = vis - mean(vis) + mean(ir)
-        step = 1 / self.samples
-        ir_path = shift + (ir - shift) / self.samples  # var_ir[0]
-        vis_path = ir + step * (shift - ir)             # var_vis[0]
-        e_ir, e_vis = self.encode(torch.cat([ir_path, vis_path])).chunk(2)
-        d_ir = self.saliency(e_ir, 1).double() / self.samples
-        d_vis = self.saliency(e_vis, 0).double() / self.samples
+        ir_path = shift + (ir - shift) / self.samples          # var_ir[0]
+        vis_path = ir + (1 / self.samples) * (shift - ir)      # var_vis[0]
+        f_ir, f_vis, e_ir, e_vis = self.encode(torch.cat([ir, vis, ir_path, vis_path])).chunk(4)
+        n = ir.shape[0]
+        which = torch.tensor([1] * n + [0] * n, device=ir.device)  # logit 1 = IR on the IR path, 0 = VIS
+        d_ir, d_vis = (self.saliency(torch.cat([e_ir, e_vis]), which).double() / self.samples).chunk(2)
         d_ir = d_ir + d_vis.mean((1, 2, 3), keepdim=True) - d_ir.mean((1, 2, 3), keepdim=True)
         w_vis = torch.sigmoid((d_vis - d_ir) / C)
         fused = (w_vis * f_vis.double() + (1 - w_vis) * f_ir.double()).float()
