@@ -24,8 +24,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ['bytescale', 'levels', 'pil_convert_f', 'pil_convert_l', 'pil_recolour', 'pil_rgb_to_ycbcr',
-           'pil_ycbcr_luminance', 'pil_ycbcr_to_rgb', 'toimage_max', 'PILColour']
+__all__ = ['bytescale', 'imread_flatten_ycbcr', 'levels', 'per_modality', 'pil_convert_f', 'pil_convert_l',
+           'pil_recolour', 'pil_rgb_to_ycbcr', 'pil_ycbcr_luminance', 'pil_ycbcr_to_rgb', 'toimage_max', 'PILColour']
 
 
 def levels(x: Tensor, step: float = 1e-3) -> Tensor:
@@ -149,6 +149,27 @@ def bytescale(x: Tensor, cmin: Tensor | float | None = None, cmax: Tensor | floa
     scale = (255.0 / span.double()).float().view(-1, 1, 1, 1)
     stretched = ((x - lo.view(-1, 1, 1, 1)) * scale).clamp(0, 255)
     return torch.floor(stretched + 0.5)
+
+
+def imread_flatten_ycbcr(x: Tensor, stored_rgb: bool) -> Tensor:
+    """The float32 levels `scipy.misc.imread(path, flatten=True, mode='YCbCr')` returns for an image given to
+    `forward` in [0, 1].
+
+    A float64 input is PIL's float luminance of an RGB image already (`PILColour.split_luminance`). A gray image
+    (float32 integer levels) reads as itself from a 1-channel file, but from a file that stores it as three equal
+    channels (`stored_rgb`; TNO's PNGs) PIL's YCbCr round trip lowers 22 of the 256 levels by one.
+    """
+    if stored_rgb and x.dtype != torch.float64:
+        return pil_ycbcr_luminance(levels(x, 1.0).expand(-1, 3, -1, -1))
+    return levels(x)
+
+
+def per_modality(value: bool | tuple[bool, bool]) -> tuple[bool, bool]:
+    """An (ir, vis) pair of flags from one flag or a pair (option values like `gray_as_rgb`)."""
+    pair = (value, value) if isinstance(value, bool) else tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(pair) != 2 or not all(isinstance(v, bool) for v in pair):
+        raise ValueError(f'Expected a bool or an (ir, vis) pair of bools, but got {value!r}.')
+    return pair
 
 
 def toimage_max(x: Tensor) -> Tensor:

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from methods._base import FusionMethod
-from methods._protocol import PILColour, bytescale, levels, pil_ycbcr_luminance
+from methods._protocol import PILColour, bytescale, imread_flatten_ycbcr, per_modality
 from methods._registry import register_method
 from methods._tf_port import load_tf_convs, read_official_checkpoint
 from methods._weights import official_weights
@@ -55,14 +55,18 @@ class Classifier(nn.Module):
 
 
 class CSF(PILColour, FusionMethod):
-    """CSF with `samples` interpolation steps (official: 10); `gray_as_rgb` as in `methods.sdnet`."""
+    """CSF with `samples` interpolation steps (official: 10).
+
+    `gray_as_rgb` (bool or (ir, vis) pair) as in `methods.sdnet`; the default False reads gray images as 1-channel
+    files, as the official results on RoadScene (1-channel JPEGs) were made; TNO-42's PNGs store gray as RGB.
+    """
     pil_luminance = 'F'
 
-    def __init__(self, samples: int = 10, gray_as_rgb: bool = False) -> None:
+    def __init__(self, samples: int = 10, gray_as_rgb: bool | tuple[bool, bool] = False) -> None:
         super().__init__()
         if samples < 1:
             raise ValueError(f'Expected `samples` >= 1, but got {samples}.')
-        self.samples, self.gray_as_rgb = samples, gray_as_rgb
+        self.samples, self.gray_as_rgb = samples, per_modality(gray_as_rgb)
         self.encoder = nn.ModuleList([_conv(1, 16), _conv(16, 24), _conv(24, 24), _conv(24, 24)])
         self.decoder = nn.ModuleList([_conv(24, 16), _conv(16, 16), _conv(16, 16), _conv(16, 1)])
         self.classifier = Classifier()
@@ -78,31 +82,28 @@ class CSF(PILColour, FusionMethod):
             f = F.leaky_relu(conv(f), 0.2)
         return torch.tanh(self.decoder[-1](f))
 
-    def saliency(self, feats: Tensor, logit: int) -> Tensor:
-        """|d logit / d feats| per image, computed with autograd even when called in inference mode."""
+    def saliency(self, feats: Tensor, logit: Tensor) -> Tensor:
+        """|d logit / d feats| per image (`logit`: (N,) class index per image), with autograd even when called in
+        inference mode: on a fresh copy of the features, with no parameter gradients."""
         with torch.inference_mode(False), torch.enable_grad():
-            x = feats.clone().requires_grad_(True)
-            (grad,) = torch.autograd.grad(self.classifier(x)[:, logit].sum(), x)
+            x, index = feats.clone().requires_grad_(True), logit[:, None].clone()  # clones: normal tensors
+            (grad,) = torch.autograd.grad(self.classifier(x).gather(1, index).sum(), x)
         return grad.abs()
 
-    def _input(self, x: Tensor) -> Tensor:
-        if self.gray_as_rgb and x.dtype != torch.float64:
-            lum = pil_ycbcr_luminance(levels(x, 1.0).expand(-1, 3, -1, -1))
-        else:
-            lum = levels(x)
-        return (lum / 255.0 - 0.5) * 2  # float32, as numpy computes it on imread's float32 array
+    @staticmethod
+    def _input(x: Tensor, stored_rgb: bool) -> Tensor:
+        return (imread_flatten_ycbcr(x, stored_rgb) / 255.0 - 0.5) * 2  # float32, as numpy computes it
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
-        ir, vis = self._input(ir), self._input(vis)
-        f_ir, f_vis = self.encode(torch.cat([ir, vis])).chunk(2)
+        ir, vis = self._input(ir, self.gray_as_rgb[0]), self._input(vis, self.gray_as_rgb[1])
         mean = lambda t: t.double().mean((1, 2, 3), keepdim=True).float()  # noqa: E731
         shift = vis - mean(vis) + mean(ir)
-        step = 1 / self.samples
-        ir_path = shift + (ir - shift) / self.samples  # var_ir[0]
-        vis_path = ir + step * (shift - ir)             # var_vis[0]
-        e_ir, e_vis = self.encode(torch.cat([ir_path, vis_path])).chunk(2)
-        d_ir = self.saliency(e_ir, 1).double() / self.samples
-        d_vis = self.saliency(e_vis, 0).double() / self.samples
+        ir_path = shift + (ir - shift) / self.samples          # var_ir[0]
+        vis_path = ir + (1 / self.samples) * (shift - ir)      # var_vis[0]
+        f_ir, f_vis, e_ir, e_vis = self.encode(torch.cat([ir, vis, ir_path, vis_path])).chunk(4)
+        n = ir.shape[0]
+        which = torch.tensor([1] * n + [0] * n, device=ir.device)  # logit 1 = IR on the IR path, 0 = VIS
+        d_ir, d_vis = (self.saliency(torch.cat([e_ir, e_vis]), which).double() / self.samples).chunk(2)
         d_ir = d_ir + d_vis.mean((1, 2, 3), keepdim=True) - d_ir.mean((1, 2, 3), keepdim=True)
         w_vis = torch.sigmoid((d_vis - d_ir) / C)
         fused = (w_vis * f_vis.double() + (1 - w_vis) * f_ir.double()).float()
@@ -137,5 +138,5 @@ def _load(net: CSF, weights) -> CSF:
 
 
 @register_method('csf', paper=PAPER, licence=LICENCE, tags=('baseline',), weights=_WEIGHTS)
-def csf(weights=None, samples: int = 10, gray_as_rgb: bool = False) -> CSF:
+def csf(weights=None, samples: int = 10, gray_as_rgb: bool | tuple[bool, bool] = False) -> CSF:
     return _load(CSF(samples=samples, gray_as_rgb=gray_as_rgb), weights)

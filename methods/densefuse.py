@@ -18,6 +18,7 @@ Registered names:
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -25,7 +26,7 @@ from torch import Tensor, nn
 from methods._base import FusionMethod
 from methods._protocol import PILColour, bytescale, levels
 from methods._registry import register_method
-from methods._tf_port import load_tf_convs, load_torch_state, read_official_checkpoint
+from methods._tf_port import CentredConv2d, load_tf_convs, load_torch_state, read_official_checkpoint
 from methods._weights import official_weights
 
 PAPER = ('H. Li and X.-J. Wu, DenseFuse: A Fusion Approach to Infrared and Visible Images, IEEE Transactions on '
@@ -35,7 +36,7 @@ RULES = ('addition', 'l1', 'average')
 
 
 def _conv(cin: int, cout: int) -> nn.Conv2d:
-    return nn.Conv2d(cin, cout, 3, padding=1, padding_mode='reflect')
+    return CentredConv2d(cin, cout, 3)  # reflect-padded 3x3; see CentredConv2d for why centred
 
 
 class DenseFuse(PILColour, FusionMethod):
@@ -104,12 +105,19 @@ class DenseFuse(PILColour, FusionMethod):
         return out / 255
 
 
+def _pil_nearest_index(n_in: int, n_out: int) -> np.ndarray:
+    """Source indices of PIL's nearest-neighbour resize (`ImagingScaleAffine`): start at scale / 2, add scale per
+    output pixel in float64 (accumulating, as the C loop does; `np.cumsum` is sequential) and truncate."""
+    scale = n_in / n_out
+    coords = np.cumsum(np.concatenate([[scale * 0.5], np.full(n_out - 1, scale)]))
+    return np.minimum(coords.astype(np.int64), n_in - 1)
+
+
 def _nearest(x: Tensor, h: int, w: int) -> Tensor:
-    """PIL's nearest-neighbour resize (what `scipy.misc.imresize(interp='nearest')` calls): source index
-    floor((i + 0.5) * in / out)."""
-    rows = ((torch.arange(h, device=x.device, dtype=torch.float64) + 0.5) * x.shape[-2] / h).floor().long()
-    cols = ((torch.arange(w, device=x.device, dtype=torch.float64) + 0.5) * x.shape[-1] / w).floor().long()
-    return x[..., rows.clamp(max=x.shape[-2] - 1), :][..., cols.clamp(max=x.shape[-1] - 1)]
+    """PIL's nearest-neighbour resize of (N, C, H, W) to (h, w): what `scipy.misc.imresize(interp='nearest')` does."""
+    rows = torch.from_numpy(_pil_nearest_index(x.shape[-2], h)).to(x.device)
+    cols = torch.from_numpy(_pil_nearest_index(x.shape[-1], w)).to(x.device)
+    return x[..., rows, :][..., cols]
 
 
 _TF_DIR = 'densefuse/tf/densefuse_gray/densefuse_model_bs2_epoch4_all_weight_{}.ckpt'

@@ -8,8 +8,11 @@ Protocol (VIF-Benchmark's `SDNet.py`, identical to the official test script for 
 output `tanh * 127.5 + 127.5`, scipy `imsave` min-max stretch; colour by PIL YCbCr recolouring. (The official README
 converts colour images with MATLAB's studio-swing BT.601 instead; that MATLAB pre-processing is not reproduced.)
 
-`gray_as_rgb` reproduces reading a gray image *stored as RGB* (TNO's 3-channel PNGs): PIL's YCbCr round trip then
-lowers 22 of the 256 grey levels by one before the network sees them. Published TNO results were made that way.
+`gray_as_rgb` (one bool, or an (ir, vis) pair) reproduces reading a gray image from a file that stores it as three
+equal channels: PIL's YCbCr round trip then lowers 22 of the 256 grey levels by one before the network sees them.
+The benchmark decodes such files to gray, so the method cannot see how a file was stored; the default (True: both
+stored as RGB) is how TNO-42 is distributed, and the published TNO-42 results need it (55 dB without, 96-101 dB
+with). VIF-Benchmark's own test images store IR as 1-channel and visible as RGB: `gray_as_rgb=(False, True)`.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from methods._base import FusionMethod
-from methods._protocol import PILColour, bytescale, levels, pil_ycbcr_luminance
+from methods._protocol import PILColour, bytescale, imread_flatten_ycbcr, per_modality
 from methods._registry import register_method
 from methods._tf_port import load_tf_convs, read_official_checkpoint
 from methods._weights import official_weights
@@ -38,9 +41,9 @@ class SDNet(PILColour, FusionMethod):
     """SDNet's squeeze branch. `gray_as_rgb`: see the module docstring."""
     pil_luminance = 'F'
 
-    def __init__(self, gray_as_rgb: bool = False) -> None:
+    def __init__(self, gray_as_rgb: bool | tuple[bool, bool] = False) -> None:
         super().__init__()
-        self.gray_as_rgb = gray_as_rgb
+        self.gray_as_rgb = per_modality(gray_as_rgb)
         self.ir_layers, self.vi_layers = _branch(), _branch()
         self.fuse_conv = nn.Conv2d(128, 1, 1)
 
@@ -52,18 +55,13 @@ class SDNet(PILColour, FusionMethod):
         c4 = F.leaky_relu(layers[3](torch.cat([c1, c2, c3], 1)), 0.2)
         return [c1, c2, c3, c4]
 
-    def _input(self, x: Tensor) -> Tensor:
-        # float64 input is PIL's float luminance of an RGB image already (PILColour.split_luminance); float32 input
-        # is a gray image's integer levels.
-        if self.gray_as_rgb and x.dtype != torch.float64:
-            lum = pil_ycbcr_luminance(levels(x, 1.0).expand(-1, 3, -1, -1))
-        else:
-            lum = levels(x)
-        return ((lum.double() - 127.5) / 127.5).float()
+    @staticmethod
+    def _input(x: Tensor, stored_rgb: bool) -> Tensor:
+        return ((imread_flatten_ycbcr(x, stored_rgb).double() - 127.5) / 127.5).float()
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
-        fi = self._features(self._input(ir), self.ir_layers)
-        fv = self._features(self._input(vis), self.vi_layers)
+        fi = self._features(self._input(ir, self.gray_as_rgb[0]), self.ir_layers)
+        fv = self._features(self._input(vis, self.gray_as_rgb[1]), self.vi_layers)
         out = torch.tanh(self.fuse_conv(torch.cat([t for pair in zip(fi, fv) for t in pair], 1)))
         return bytescale(out * 127.5 + 127.5) / 255
 
@@ -83,5 +81,5 @@ _PREFIX = 'sdnet/IR_VIS/checkpoint/IRVIS.model-10'
 
 @register_method('sdnet', paper=PAPER, licence=LICENCE, tags=('baseline',),
                  weights=[official_weights(_PREFIX + '.index'), official_weights(_PREFIX + '.data-00000-of-00001')])
-def sdnet(weights=None, gray_as_rgb: bool = True) -> SDNet:
+def sdnet(weights=None, gray_as_rgb: bool | tuple[bool, bool] = True) -> SDNet:
     return _load(SDNet(gray_as_rgb=gray_as_rgb), weights)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from bench.images import read_image
@@ -25,6 +26,16 @@ from tests.conftest import REPO
 TNO = {'densefuse': 'DenseFuse', 'sdnet': 'SDNet', 'u2fusion': 'U2Fusion'}
 TNO_SMALL = ['08']                      # 256x256, the smallest pair
 CSF_SMALL = ['37']                      # 466x216, the smallest pair
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: on a loaded CI machine, OpenMP threads spinning for busy cores made these small
+    fusions up to 8x slower than one thread."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def _subset_manifest(tmp: Path, dataset: str, pairs: list[str]) -> Path:

@@ -118,3 +118,36 @@ def test_pil_colour_mixin_reproduces_vif_benchmark_recolouring():
     gray.colour = 'gray'
     y = gray.fuse(torch.zeros(2, 1, 23, 31), vis)
     assert np.array_equal((y[0, 0] * 255).round().numpy(), np.asarray(Image.fromarray(rgb[0]).convert('L')))
+
+
+def test_imread_flatten_ycbcr_depends_on_how_gray_is_stored():
+    from methods._protocol import imread_flatten_ycbcr, per_modality
+    k = torch.arange(256, dtype=torch.float32).view(1, 1, 1, 256)
+    assert torch.equal(imread_flatten_ycbcr(k / 255, stored_rgb=False), k)
+    shifted = imread_flatten_ycbcr(k / 255, stored_rgb=True)
+    assert (shifted != k).sum() == 22 and (k - shifted).max() == 1
+    lum = torch.tensor([77.123, 12.5], dtype=torch.float64).view(1, 1, 1, 2)  # PIL float luminance of RGB pixels
+    assert torch.equal(imread_flatten_ycbcr(lum / 255, stored_rgb=True), lum.float())
+    assert per_modality(True) == (True, True) and per_modality((False, True)) == (False, True)
+    with pytest.raises(ValueError, match=r'Expected a bool or an \(ir, vis\) pair of bools, but got 1'):
+        per_modality(1)
+
+
+def test_csf_and_sdnet_option_errors():
+    import methods
+    with pytest.raises(ValueError, match='Expected `samples` >= 1, but got 0'):
+        methods.create_method('csf', pretrained=False, samples=0)
+    with pytest.raises(ValueError, match=r'pair of bools'):
+        methods.create_method('sdnet', pretrained=False, gray_as_rgb='yes')
+    with pytest.raises(ValueError, match="Expected `rule` in"):
+        methods.create_method('densefuse', pretrained=False, rule='max')
+
+
+@pytest.mark.parametrize('h, w', [(270, 360), (576, 768), (200, 150), (256, 256)])
+def test_densefuse_demo_resize_is_pil_nearest(h, w):
+    from methods.densefuse import _nearest
+    img = np.random.default_rng(h).integers(0, 256, (h, w), dtype=np.uint8)
+    down = _nearest(_nchw(img), 256, 256)[0, 0].numpy()
+    assert np.array_equal(down, np.asarray(Image.fromarray(img).resize((256, 256), Image.NEAREST)))
+    back = _nearest(torch.from_numpy(down)[None, None], h, w)[0, 0].numpy()
+    assert np.array_equal(back, np.asarray(Image.fromarray(down.astype(np.uint8)).resize((w, h), Image.NEAREST)))
