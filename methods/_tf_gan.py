@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import re
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from methods._base import FusionMethod
 from methods._per_image import per_image
-from methods._protocol import PILColour, bytescale, levels, pil_ycbcr_luminance
+from methods._protocol import PILColour, bytescale, imread_flatten_ycbcr, per_modality
 from methods._tf_checkpoint import CheckpointError, read_index
 from methods._tf_port import checkpoint_prefix, load_tf_convs, read_official_checkpoint
 
@@ -101,18 +100,15 @@ def load_generator(layers: dict[str, GeneratorConv], weights, *, what: str) -> N
         load_tf_convs({f'{SCOPE}/{layer}': conv}, ckpt, w.rsplit('/', 1)[1], b.rsplit('/', 1)[1])
 
 
-def network_input(x: Tensor, gray_as_rgb: bool = False) -> Tensor:
+def network_input(x: Tensor, stored_rgb: bool = False) -> Tensor:
     """An image on [0, 1] -> what the official scripts feed: `(lum - 127.5) / 127.5` (float64, fed as float32),
     edge-padded by 6.
 
-    `lum` is `scipy.misc.imread(path, flatten=True, mode='YCbCr')`: PIL's float luminance for a colour image (float64
-    here, from `PILColour.split_luminance`), the grey level for a gray one. `gray_as_rgb` reproduces a gray image
-    *stored as RGB* (TNO's 3-channel PNGs), which goes through PIL's integer YCbCr round trip first.
+    `lum` is `scipy.misc.imread(path, flatten=True, mode='YCbCr')` (`methods._protocol.imread_flatten_ycbcr`): PIL's
+    float luminance for a colour image, the grey level for a gray one, except that a gray image *stored as three
+    equal channels* (`stored_rgb`; TNO-42's PNGs) goes through PIL's integer YCbCr round trip first.
     """
-    if gray_as_rgb and x.dtype != torch.float64:
-        lum = pil_ycbcr_luminance(levels(x, 1.0).expand(-1, 3, -1, -1))
-    else:
-        lum = levels(x)
+    lum = imread_flatten_ycbcr(x, stored_rgb)
     return F.pad(((lum.double() - 127.5) / 127.5).float(), (PAD,) * 4, mode='replicate')
 
 
@@ -127,13 +123,16 @@ class GANGenerator(PILColour, FusionMethod):
     Subclasses create their `GeneratorConv` children (named after the checkpoint's layer scopes) and `generator`.
 
     Args:
-        gray_as_rgb: see `network_input`.
+        gray_as_rgb: a bool or an (ir, vis) pair: whether a gray image was stored as three equal channels (see
+            `network_input`). The benchmark decodes such files to gray, so the method cannot tell; True is how TNO-42
+            is distributed (and what the published TNO-42 results went through), VIF-Benchmark's test images store
+            IR as 1-channel: `(False, True)`.
     """
     pil_luminance = 'F'  # imread(flatten=True, mode='YCbCr')
 
-    def __init__(self, gray_as_rgb: bool = False) -> None:
+    def __init__(self, gray_as_rgb: bool | tuple[bool, bool] = True) -> None:
         super().__init__()
-        self.gray_as_rgb = gray_as_rgb
+        self.gray_as_rgb = per_modality(gray_as_rgb)
 
     def tf_layers(self) -> dict[str, GeneratorConv]:
         """{checkpoint layer scope: conv}."""
@@ -144,7 +143,7 @@ class GANGenerator(PILColour, FusionMethod):
         raise NotImplementedError
 
     def _fuse_one(self, ir: Tensor, vis: Tensor) -> Tensor:
-        out = self.generator(network_input(ir, self.gray_as_rgb), network_input(vis, self.gray_as_rgb))
+        out = self.generator(network_input(ir, self.gray_as_rgb[0]), network_input(vis, self.gray_as_rgb[1]))
         return save_levels(out) / 255
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:

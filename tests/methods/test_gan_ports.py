@@ -13,6 +13,17 @@ from methods._tf_gan import CLUTTER, tf_names
 from methods.fusiongan import FusionGAN
 from methods.ganmcc import GANMcC
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: these networks are small at test sizes, and on a loaded machine OpenMP threads waiting
+    for busy cores made them several times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # name: (class, checkpoint path under the weights directory, size of the official data file in bytes)
 PORTS = {
     'fusiongan': (FusionGAN, 'fusiongan/checkpoint/CGAN_120/CGAN.model-3', 5_305_616),
@@ -73,7 +84,7 @@ def test_loads_synthetic_official_checkpoint(name, weights_dir, tmp_path):
             if n.startswith('fusion_model/') and not CLUTTER.search(n)}
     files, tensors = _synthetic_checkpoint(tmp_path, entries, extra={
         **adam, 'beta1_power': np.float32(0.9), 'beta2_power': np.float32(0.999)})
-    net = cls(weights=files).eval()
+    net = cls(weights=files, gray_as_rgb=False).eval()  # inputs as 1-channel files: levels unchanged
     for scope, conv in net.tf_layers().items():
         w, b = tf_names(scope)
         torch.testing.assert_close(conv.weight, torch.from_numpy(tensors[w]).permute(3, 2, 0, 1), rtol=0, atol=0)
@@ -83,7 +94,7 @@ def test_loads_synthetic_official_checkpoint(name, weights_dir, tmp_path):
     # The checkpoint's BatchNorm variables, spectral-norm vectors and optimiser slots are never used.
     other, _ = _synthetic_checkpoint(tmp_path, entries, seed=1, extra={
         n: v for n, v in tensors.items() if n.startswith('fusion_model/') and not CLUTTER.search(n)})
-    assert torch.equal(cls(weights=other).eval()(ir, vis), net(ir, vis))
+    assert torch.equal(cls(weights=other, gray_as_rgb=False).eval()(ir, vis), net(ir, vis))
 
 
 def _reference(name, tensors, ir, vis):
@@ -171,13 +182,15 @@ def test_network_input_scaling_and_edge_padding():
 
 
 def test_gray_as_rgb_lowers_the_levels_pil_changes():
-    """PIL's YCbCr round trip on a gray image stored as RGB changes 22 of the 256 levels by one."""
+    """PIL's YCbCr round trip on a gray image stored as RGB changes 22 of the 256 levels by one; the methods
+default to it (TNO-42) and take an (ir, vis) pair."""
     from methods._tf_gan import network_input
     levels = torch.arange(256.).view(1, 1, 16, 16) / 255
     plain = network_input(levels)[..., 6:-6, 6:-6]
-    rgb = network_input(levels, gray_as_rgb=True)[..., 6:-6, 6:-6]
+    rgb = network_input(levels, stored_rgb=True)[..., 6:-6, 6:-6]
     diff = ((plain - rgb) * 127.5).round()
     assert diff.abs().max() == 1 and int(diff.ne(0).sum()) == 22
+    assert FusionGAN().gray_as_rgb == (True, True) and GANMcC(gray_as_rgb=(False, True)).gray_as_rgb == (False, True)
 
 
 @pytest.mark.parametrize('name', PORTS)

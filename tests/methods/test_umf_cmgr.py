@@ -10,6 +10,17 @@ import torch
 from methods import create_method, get_method_spec
 from methods.umf_cmgr import UMFCMGR, FusionNet, cv2_float_to_uint8, cv2_png_gray
 
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: these networks are small at test sizes, and on a loaded machine OpenMP threads waiting
+    for busy cores made them several times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # models/fusion_net.py: FusionNet(nfeats=64), key by key
 OFFICIAL = {
     'conv1_1.0.weight': (64, 1, 3, 3), 'conv1_1.0.bias': (64,),
