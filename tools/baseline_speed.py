@@ -1,12 +1,13 @@
 """Time, parameters and peak memory of the baseline ports on one 640x480 pair (a development script).
 
-    python tools/baseline_speed.py [--device cpu] [--repeat 3] [NAME ...]
+    python tools/baseline_speed.py [--device cpu] [--repeat 3] [--random-init] [NAME ...]
 
 Each method runs in a fresh process (so peak memory is its own): one untimed warm-up call, then the median of
 `--repeat` timed `fuse` calls, and the median of the same number of calls of its bare network (the convolution
 stack on already prepared inputs, without the protocol's input conversion and min-max stretch) for comparison.
 Peak memory is the growth of the process's peak RSS (CPU) or `torch.cuda.max_memory_allocated` (GPU) over the
-fusion calls. The runner's timing rows (`timing.csv`) time the same `fuse` call.
+fusion calls. The runner's timing rows (`timing.csv`) time the same `fuse` call. `--random-init` builds the methods
+without their weight files (FusionGAN, GANMcC, RFN-Nest and UMF-CMGR, whose official files are not at hand here).
 """
 from __future__ import annotations
 
@@ -41,6 +42,15 @@ def _bare(method, ir, vis):
         return lambda: method.decode(method.fuse_features(*method.encode(x).chunk(2)))
     if name.startswith('u2fusion'):
         return lambda: method.net(ir, vis)
+    if name in ('fusiongan', 'ganmcc'):
+        from methods._tf_gan import network_input
+        a, b = network_input(ir), network_input(vis)
+        return lambda: method.generator(a, b)
+    if name == 'rfn-nest':
+        a, b = ir * 255, vis * 255
+        return lambda: method.network(a, b)  # one pass over the whole image (the method tiles above 512 px)
+    if name == 'umf-cmgr':
+        return lambda: method.net(ir, vis)
     if name == 'sdnet':
         a, b = ir * 2 - 1, vis * 2 - 1
 
@@ -56,9 +66,10 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def measure(name: str, device: str, repeat: int) -> dict:
+def measure(name: str, device: str, repeat: int, pretrained: bool = True) -> dict:
     import methods
-    method = methods.create_method(name, device=device)
+    torch.manual_seed(0)
+    method = methods.create_method(name, device=device, pretrained=pretrained)
     ir, vis = _pair(device)
     params = sum(p.numel() for p in method.parameters())
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -92,15 +103,17 @@ def main() -> None:
     parser.add_argument('names', nargs='*', default=NAMES)
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--repeat', type=int, default=3)
+    parser.add_argument('--random-init', action='store_true', help='build the methods without their weight files')
     parser.add_argument('--one', action='store_true', help=argparse.SUPPRESS)  # child process
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(measure(args.names[0], args.device, args.repeat)))
+        print(json.dumps(measure(args.names[0], args.device, args.repeat, not args.random_init)))
         return
     print(f'{"method":18s} {"params":>9s} {"fuse s":>8s} {"bare s":>8s} {"ratio":>6s} {"peak MiB":>9s}')
     for name in args.names:
+        extra = ['--random-init'] if args.random_init else []
         out = subprocess.run([sys.executable, __file__, name, '--one', '--device', args.device,
-                              '--repeat', str(args.repeat)], capture_output=True, text=True, check=True)
+                              '--repeat', str(args.repeat), *extra], capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f'{name:18s} {r["params"]:9d} {r["median_s"]:8.2f} {r["bare_median_s"]:8.2f} '
               f'{r["median_s"] / r["bare_median_s"]:6.2f} {r["peak_mib"]:9.0f}', flush=True)
