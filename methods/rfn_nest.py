@@ -34,7 +34,7 @@ from methods._registry import register_method
 from methods._tf_port import load_torch_state
 from methods._weights import official_weights
 
-__all__ = ['NestFuse', 'RFN', 'RFNNest', 'quadrant_tiles', 'fuse_tiled']
+__all__ = ['NestFuse', 'RFN', 'RFNNest', 'fuse_tiled', 'quadrant_tiles', 'stretch_truncate', 'upsample_to']
 
 # The official state dicts are published inside zips (kept as downloaded, verified by git blob id): these members.
 NEST_MEMBER = 'nestfuse_gray_1e2.model'
@@ -173,10 +173,16 @@ def fuse_tiled(fn, ir: Tensor, vis: Tensor) -> Tensor:
 
 
 def stretch_truncate(x: Tensor, eps: float = 1e-5) -> Tensor:
-    """Official `save_image_test`: per-image `(x - min) / (max - min + eps) * 255`, then `astype(uint8)`; as k/255."""
+    """Official `save_image_test`: per-image `(x - min) / (max - min + eps) * 255`, then `astype(uint8)`; as k/255.
+
+    Float32 as numpy computes it: `max - min + eps` is a float64 scalar (numpy 1.x scalar promotion), rounded to
+    float32 when it divides the float32 image.
+    """
+    x = x.float()
     lo = x.amin(dim=(1, 2, 3), keepdim=True)
     hi = x.amax(dim=(1, 2, 3), keepdim=True)
-    return torch.floor((x - lo) / (hi - lo + eps) * 255) / 255
+    span = ((hi - lo).double() + eps).float()
+    return torch.floor((x - lo) / span * 255) / 255
 
 
 def open_state_file(path, member: str):
