@@ -6,6 +6,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from methods._tf_checkpoint import read_checkpoint
@@ -28,9 +29,11 @@ class CentredConv2d(nn.Conv2d):
         super().__init__(cin, cout, kernel_size, padding=kernel_size // 2, padding_mode='reflect')
 
     def forward(self, x: Tensor) -> Tensor:
-        mean = x.mean((2, 3), keepdim=True, dtype=torch.float64)
-        shift = torch.einsum('oc,nc->no', self.weight.double().sum((2, 3)), mean[:, :, 0, 0]) + self.bias.double()
-        return self._conv_forward(x - mean.to(x.dtype), self.weight, None) + shift[:, :, None, None].to(x.dtype)
+        centre = x.mean((2, 3), keepdim=True)  # any value near the mean will do: it is added back exactly below
+        padded = F.pad(x, self._reversed_padding_repeated_twice, mode='reflect').sub_(centre)
+        shift = torch.einsum('oc,nc->no', self.weight.double().sum((2, 3)), centre[:, :, 0, 0].double())
+        shift = (shift + self.bias.double()).to(x.dtype)
+        return F.conv2d(padded, self.weight, None).add_(shift[:, :, None, None])
 
 
 def checkpoint_prefix(paths: Sequence[Path]) -> Path:

@@ -128,3 +128,33 @@ def test_tno42_full_reproduces_published(method, tmp_path, data_root, weights_di
 def test_csf_full_reproduces_official_jpegs(tmp_path, data_root, weights_dir):
     values = np.array(_check_csf([str(i) for i in range(1, 45)], tmp_path, data_root, weights_dir))
     print(f'csf: JPEG PSNR min {values.min():.2f} median {np.median(values):.2f} max {values.max():.2f} dB')
+
+
+def _tensor(image: np.ndarray) -> torch.Tensor:
+    t = torch.from_numpy(image)
+    return (t.permute(2, 0, 1)[None] if t.ndim == 3 else t[None, None]).float() / 255
+
+
+VIFBENCH = {'densefuse': ('DenseFuse', {}), 'sdnet': ('SDNet', {'gray_as_rgb': (False, True)}),
+            'u2fusion': ('U2Fusion', {})}
+
+
+@pytest.mark.calibration
+@pytest.mark.parametrize('method', sorted(VIFBENCH))
+def test_vifbench12_colour_results(method, data_root, weights_dir):
+    """VIF-Benchmark's own 12 demo pairs (visible RGB, recoloured with PIL): the colour path end to end. Its IR
+    files are 1-channel and its visible files RGB, hence SDNet's `gray_as_rgb=(False, True)`."""
+    import methods
+    folder, options = VIFBENCH[method]
+    fuser = methods.create_method(method, weights_dir=weights_dir, **options)
+    root = data_root / 'vifbench12'
+    rows = []
+    for path in sorted((root / 'ir').glob('*.png')):
+        ir, vis = read_image(path), read_image(root / 'vi' / path.name)
+        fused = fuser.fuse(_tensor(ir), _tensor(vis))
+        ours = (fused[0] * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+        ours = ours[..., 0] if ours.shape[-1] == 1 else ours
+        ref = read_image(root / 'fused' / folder / path.name)
+        rows.append((path.stem, _psnr(ours, ref), int(np.abs(ours.astype(int) - ref.astype(int)).max())))
+    print(method, rows)
+    assert all(r[1] >= 80 and r[2] <= 1 for r in rows), rows
