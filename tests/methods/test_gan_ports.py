@@ -90,7 +90,10 @@ def test_loads_synthetic_official_checkpoint(name, weights_dir, tmp_path):
         torch.testing.assert_close(conv.weight, torch.from_numpy(tensors[w]).permute(3, 2, 0, 1), rtol=0, atol=0)
         torch.testing.assert_close(conv.bias, torch.from_numpy(tensors[b]), rtol=0, atol=0)
     ir, vis = _pair()
-    torch.testing.assert_close(net(ir, vis), _reference(name, tensors, ir, vis), rtol=0, atol=1 / 255)
+    ours, ref = net(ir, vis), _reference(name, tensors, ir, vis)
+    # identical here; a different conv kernel could move a value across a rounding boundary: 1 level, rarely
+    torch.testing.assert_close(ours, ref, rtol=0, atol=1 / 255)
+    assert float((ours != ref).float().mean()) <= 0.01
     # The checkpoint's BatchNorm variables, spectral-norm vectors and optimiser slots are never used.
     other, _ = _synthetic_checkpoint(tmp_path, entries, seed=1, extra={
         n: v for n, v in tensors.items() if n.startswith('fusion_model/') and not CLUTTER.search(n)})
