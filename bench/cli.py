@@ -253,6 +253,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bench.report_cli import add_parser as add_report_parser
     add_report_parser(sub)
+
+    from bench.weights import add_parser as add_weights_parser
+    add_weights_parser(sub)
     return parser
 
 

@@ -70,12 +70,25 @@ class FusionMethod(nn.Module):
         vis = vis.to(self.device, torch.float32)
         chroma = None
         if vis.shape[1] == 3 and self.colour != 'rgb':
-            vis, cb, cr = rgb_to_ycbcr(vis)
-            chroma = (cb, cr) if self.colour == 'ycbcr' else None
+            vis, chroma = self.split_luminance(vis)
+            chroma = chroma if self.colour == 'ycbcr' else None
         fused = self._padded_forward(ir, vis.clamp(0, 1)).clamp(0, 1)
         if chroma is not None:
-            fused = ycbcr_to_rgb(fused, *chroma)
+            fused = self.recolour(fused, chroma)
         return fused
+
+    def split_luminance(self, vis: Tensor) -> tuple[Tensor, object]:
+        """Colour hook: (N, 3, H, W) RGB in [0, 1] -> (luminance (N, 1, H, W) in [0, 1], what `recolour` needs).
+
+        Default: full-range BT.601 (JFIF) in float. Override (with `recolour`) to reproduce another library's
+        conversion, e.g. `methods._protocol.PILColour`.
+        """
+        y, cb, cr = rgb_to_ycbcr(vis)
+        return y, (cb, cr)
+
+    def recolour(self, fused: Tensor, chroma) -> Tensor:
+        """Colour hook: fused luminance (N, 1, H, W) in [0, 1] + `split_luminance`'s chroma -> (N, 3, H, W) RGB."""
+        return ycbcr_to_rgb(fused, *chroma)
 
     def _padded_forward(self, ir: Tensor, vis: Tensor) -> Tensor:
         multiple = self.spec.input_multiple if self.spec else 1

@@ -22,10 +22,12 @@ class Weights:
         file: path relative to the weights directory.
         sha256: hex digest of the official file; always checked before loading.
         url: the authors' public download location.
+        git_blob: git's object id of the official file, checked instead when its sha256 is not known ('').
     """
     file: str
     sha256: str
     url: str = ''
+    git_blob: str = ''
 
 
 @dataclass(frozen=True)

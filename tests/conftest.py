@@ -11,6 +11,13 @@ REPO = Path(__file__).resolve().parents[1]
 FAST_METRICS = ['en', 'sd', 'sf']
 
 
+def weightless_methods() -> list[str]:
+    """The registered methods that need no weight files (the pixel rules). Pipeline tests run these: they do not
+    depend on the weights directory, and the baselines would take minutes per image on a CPU."""
+    import methods
+    return [n for n in methods.list_methods() if not methods.get_method_spec(n).weights]
+
+
 def shared_data_root() -> Path | None:
     """`$BENCH_DATA_ROOT`, else `../shared/data` beside the repository; None when neither exists."""
     env = os.environ.get('BENCH_DATA_ROOT')
@@ -23,6 +30,22 @@ def data_root() -> Path:
     root = shared_data_root()
     if root is None:
         pytest.skip('needs the real data sets: set BENCH_DATA_ROOT to a folder holding tno42/ (CI uses ../shared/data)')
+    return root
+
+
+def shared_weights_dir() -> Path | None:
+    """`$BENCH_WEIGHTS_DIR`, else `../shared/weights` beside the repository; None when neither holds weights."""
+    env = os.environ.get('BENCH_WEIGHTS_DIR')
+    candidates = [Path(env)] if env else [REPO.parent / 'shared' / 'weights']
+    return next((p for p in candidates if p.is_dir() and any(p.iterdir())), None)
+
+
+@pytest.fixture(scope='session')
+def weights_dir() -> Path:
+    root = shared_weights_dir()
+    if root is None:
+        pytest.skip('needs the official weights: set BENCH_WEIGHTS_DIR to a folder holding them '
+                    '(CI uses ../shared/weights; `python -m bench weights fetch NAME` downloads them)')
     return root
 
 
