@@ -6,6 +6,7 @@ import fnmatch
 from dataclasses import dataclass, field
 from typing import Callable, Sequence, TypeVar
 
+import torch
 from torch import Tensor
 
 __all__ = ['MetricSpec', 'register_metric', 'register_variant', 'list_metrics', 'get_metric', 'DEFAULT_CONVENTION']
@@ -64,6 +65,7 @@ def rescale(t: Tensor, scale: float) -> Tensor:
         >>> bool((rescale(levels, 1 / 255) == levels / 255).all()), int((levels * (1 / 255) != levels / 255).sum())
         (True, 24)
     """
+    t = t.to(torch.float64)      # the metrics compute in float64; scaling first in float32 would round twice
     inverse = 1 / scale
     return t / inverse if inverse == round(inverse) else t * scale
 
