@@ -29,7 +29,7 @@ from bench import download
 from bench.cli import main
 from bench.datasets import list_datasets, load_manifest
 from bench.results import ERROR_COLUMNS, SCORE_COLUMNS, TIMING_COLUMNS
-from tests.conftest import FAST_METRICS
+from tests.conftest import FAST_METRICS, PIPELINE, PIPELINE_METHODS
 
 FAST = ','.join(FAST_METRICS)
 
@@ -110,11 +110,11 @@ def no_backoff(monkeypatch):
 
 def test_run_all_methods_on_full_tno42(data_root, tmp_path, capsys):
     out = tmp_path / 'run'
-    argv = ['run', '--methods', 'all', '--datasets', 'tno42', '--data-root', str(data_root), '--out', str(out),
+    argv = ['run', '--methods', PIPELINE, '--datasets', 'tno42', '--data-root', str(data_root), '--out', str(out),
             '--metrics', ','.join(FAST_METRICS), '--no-progress']
     code, stdout, stderr = cli(capsys, *argv)
     assert code == 0, stderr
-    names, metric_names = methods.list_methods(), FAST_METRICS
+    names, metric_names = PIPELINE_METHODS, FAST_METRICS
     assert {'average', 'maximum'} <= set(names) and metric_names
     manifest = load_manifest('tno42')
     pairs = [p.name for p in manifest.pairs]
@@ -169,9 +169,9 @@ def test_run_all_methods_on_full_tno42(data_root, tmp_path, capsys):
 def test_rerun_fuses_nothing_and_adds_only_missing_metrics(data_root, tmp_path, capsys):
     toml = subset_manifest(tmp_path / 'manifests', ['03', '11', '20'])
     out = tmp_path / 'run'
-    base = ['run', '--methods', 'all', '--datasets', str(toml), '--data-root', str(data_root), '--out', str(out),
+    base = ['run', '--methods', PIPELINE, '--datasets', str(toml), '--data-root', str(data_root), '--out', str(out),
             '--no-progress']
-    n_methods = len(methods.list_methods())
+    n_methods = len(PIPELINE_METHODS)
     code, stdout, _ = cli(capsys, *base, '--metrics', 'en')
     assert code == 0 and f'Fused {3 * n_methods} pairs' in stdout
     pngs = sorted((out / 'fused' / 'tno42mini').rglob('*.png'))
@@ -264,10 +264,10 @@ def test_results_pattern_matching_nothing_gives_error_rows(data_root, tmp_path, 
 def test_run_on_synthetic_set_needs_no_data(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv('BENCH_DATA_ROOT', raising=False)
     out = tmp_path / 'run'
-    code, stdout, stderr = cli(capsys, 'run', '--datasets', 'synthetic', '--metrics', FAST, '--out', out,
-                               '--no-progress')
+    code, stdout, stderr = cli(capsys, 'run', '--methods', PIPELINE, '--datasets', 'synthetic', '--metrics', FAST,
+                               '--out', out, '--no-progress')
     assert code == 0, stderr
-    n_methods, n_metrics = len(methods.list_methods()), len(FAST_METRICS)
+    n_methods, n_metrics = len(PIPELINE_METHODS), len(FAST_METRICS)
     scores = table(out / 'scores.csv', SCORE_COLUMNS)
     assert len(scores) == 4 * n_methods * n_metrics and {r['dataset'] for r in scores} == {'synthetic'}
     assert len(table(out / 'timing.csv', TIMING_COLUMNS)) == 4 * n_methods
@@ -305,12 +305,12 @@ def test_no_fallback_makes_missing_data_error_rows(tmp_path, capsys, no_backoff)
     empty = tmp_path / 'empty'
     empty.mkdir()
     out = tmp_path / 'run'
-    code, stdout, stderr = cli(capsys, 'run', '--datasets', 'tno42', '--metrics', FAST, '--data-root', empty,
-                               '--mirror',
+    code, stdout, stderr = cli(capsys, 'run', '--methods', PIPELINE, '--datasets', 'tno42', '--metrics', FAST,
+                               '--data-root', empty, '--mirror',
                                f'http://127.0.0.1:{closed_port()}', '--no-fallback', '--out', out, '--no-progress')
     assert code == 1
     assert 'synthetic' not in (stdout + stderr).lower()
-    n_methods = len(methods.list_methods())
+    n_methods = len(PIPELINE_METHODS)
     errors = table(out / 'errors.csv', ERROR_COLUMNS)
     assert len(errors) == 42 * n_methods
     assert {(r['stage'], r['error']) for r in errors} == {('load', 'ImageError')}

@@ -16,7 +16,7 @@ import pytest
 import methods
 from bench.cli import main
 from bench.results import ERROR_COLUMNS, SCORE_COLUMNS, TIMING_COLUMNS
-from tests.conftest import FAST_METRICS
+from tests.conftest import FAST_METRICS, PIPELINE, PIPELINE_METHODS
 
 REPO = Path(__file__).resolve().parents[2]
 PAIRS = ['01', '02', '03']
@@ -61,7 +61,7 @@ class MiniSet:
         self.write_sha()
 
     def run(self, capsys, out: Path, *extra: str) -> tuple[int, str, str]:
-        code = main(['run', '--methods', 'all', '--datasets', str(self.toml), '--data-root', str(self.root),
+        code = main(['run', '--methods', PIPELINE, '--datasets', str(self.toml), '--data-root', str(self.root),
                      '--out', str(out), '--metrics', ','.join(FAST_METRICS), '--no-progress', *extra])
         stdout, stderr = capsys.readouterr()
         return code, stdout, stderr
@@ -108,7 +108,7 @@ def test_bad_file_is_an_error_row_and_the_run_goes_on(mini, tmp_path, capsys, br
     error, fragments = breaker(mini)
     out = tmp_path / 'run'
     code, stdout, stderr = mini.run(capsys, out)
-    names, n_metrics = methods.list_methods(), len(FAST_METRICS)
+    names, n_metrics = PIPELINE_METHODS, len(FAST_METRICS)
 
     assert code == 1
     assert 'Traceback' not in stderr and f'{len(names)} error(s)' in stderr
@@ -137,7 +137,7 @@ def test_failed_pair_is_retried_when_the_run_is_resumed(mini, tmp_path, capsys):
 
     shutil.copyfile(mini.source / 'ir' / '02.png', mini.folder / 'ir' / '02.png')
     code, stdout, stderr = mini.run(capsys, out)
-    n = len(methods.list_methods())
+    n = len(PIPELINE_METHODS)
     assert code == 0, stderr
     assert f'Fused {n} pairs, reused 0 from an earlier run' in stdout
     assert table(out / 'errors.csv', ERROR_COLUMNS) == []  # errors.csv is the latest invocation's
