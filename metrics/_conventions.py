@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from metrics._registry import DEFAULT_CONVENTION, _unknown, get_metric
+from metrics._registry import DEFAULT_CONVENTION, _unknown, get_metric, rescale
 
 __all__ = ['Convention', 'register_convention', 'get_convention', 'list_conventions', 'score_images']
 
@@ -145,9 +145,11 @@ def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
         raise ValueError(f'Expected `fused`, `ir` and `vis` of one size, but got {tuple(fused.shape)}, '
                          f'{tuple(ir.shape)} and {tuple(vis.shape)}.')
     for label, t in (('fused', fused), ('ir', ir), ('vis', vis)):
-        if t.numel() and (t.min() < 0 or t.max() > 255):
-            raise ValueError(f'Expected `{label}` values in [0, 255] (stored 8-bit images), but got '
-                             f'[{float(t.min()):.4g}, {float(t.max()):.4g}].')
+        if t.numel():
+            lo, hi = (float(v) for v in torch.aminmax(t))
+            if not 0 <= lo <= hi <= 255:   # also false for NaN, which min and max propagate
+                raise ValueError(f'Expected `{label}` values in [0, 255] (stored 8-bit images), but got '
+                                 f'[{lo:.4g}, {hi:.4g}].')
     f, a, b = (conv.prepare(t) for t in (fused, ir, vis))
     if conv.fused_first_channel and a.shape[1] == b.shape[1] == 1:
         f = f[:, :1]
@@ -163,6 +165,6 @@ def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
         if spec.colour is None:
             scores[spec.name] = spec(*split).view(n, channels).mean(dim=1)
         else:
-            whole = [t * spec.scale for t in (f, a, b)] if spec.scale != 1.0 else [f, a, b]
+            whole = [rescale(t, spec.scale) for t in (f, a, b)] if spec.scale != 1.0 else [f, a, b]
             scores[spec.name] = spec.colour(*whole) if spec.needs_sources else spec.colour(whole[0])
     return scores

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from metrics import _cpu_kernels
+
 
 def _kernel(kernel: Tensor | list, like: Tensor) -> Tensor:
     k = torch.as_tensor(kernel, dtype=like.dtype, device=like.device)
@@ -100,3 +102,122 @@ def entropy_bits(p: Tensor, dim: int = -1) -> Tensor:
 
 
 LOG2E = 1 / math.log(2)
+
+
+def gaussian_taps(size: int, sigma: float) -> list[float]:
+    """1-D factor of MATLAB `fspecial('gaussian', size, sigma)`, as Python floats.
+
+    The 2-D window is exp(-(x^2 + y^2) / (2 sigma^2)), entries below eps * max zeroed, normalised to sum 1: for the
+    windows the metrics use (sigma >= size / 8) no entry is zeroed, so it is the outer product of these taps with
+    themselves (equal to the 2-D window to rounding).
+    """
+    c = (size - 1) / 2
+    e = [math.exp(-((i - c) ** 2) / (2 * sigma * sigma)) for i in range(size)]
+    total = math.fsum(e)
+    return [v / total for v in e]
+
+
+_SMALL_MAP = 1 << 16  # pixels per plane under which `filter_stack` filters the maps together
+
+
+def _filter_axis(x: Tensor, taps: list[float], dim: int, stride: int, out: Tensor | None = None) -> Tensor:
+    n = x.shape[dim] - len(taps) + 1
+    first = x.narrow(dim, 0, n)
+    out = torch.mul(first if stride == 1 else first[_every(dim, stride)], taps[0], out=out)
+    for k in range(1, len(taps)):
+        part = x.narrow(dim, k, n)
+        out.add_(part if stride == 1 else part[_every(dim, stride)], alpha=taps[k])
+    return out
+
+
+def _every(dim: int, stride: int) -> tuple:
+    return (Ellipsis, slice(None, None, stride)) + (slice(None),) * (-1 - dim)
+
+
+def separable_valid(x: Tensor, taps: list[float], stride: int = 1, out: Tensor | None = None,
+                    row_taps: list[float] | None = None) -> Tensor:
+    """MATLAB `filter2(outer(taps, row_taps), x, 'valid')` over the last two dims (`row_taps` defaults to `taps`),
+    optionally keeping every `stride`-th row and column of the result (`y(1:s:end, 1:s:end)`) without computing
+    the others.
+
+    The columns are filtered first, then the rows, each tap in order. On float64 CPU tensors a fused kernel
+    (`_cpu_kernels`) does this arithmetic in one pass; elsewhere shifted-slice multiply-adds do it (float64 `conv2d`
+    has no fast CPU path). Inputs smaller than the window give empty outputs, as MATLAB's 'valid' does. `out`, if
+    given, receives the result (it may be a view).
+
+    Example:
+        >>> x = torch.arange(16.).view(1, 1, 4, 4)
+        >>> separable_valid(x, [0.5, 0.5])          # 2 x 2 means
+        tensor([[[[ 2.5000,  3.5000,  4.5000],
+                  [ 6.5000,  7.5000,  8.5000],
+                  [10.5000, 11.5000, 12.5000]]]])
+        >>> separable_valid(x, [1., 2., 1.], row_taps=[1., 0., -1.])   # a Sobel response, as a correlation
+        tensor([[[[-8., -8.],
+                  [-8., -8.]]]])
+    """
+    row_taps = taps if row_taps is None else row_taps
+    kh, kw = len(taps), len(row_taps)
+    if x.shape[-2] < kh or x.shape[-1] < kw:
+        h, w = max(x.shape[-2] - kh + 1, 0), max(x.shape[-1] - kw + 1, 0)
+        return x.new_zeros(*x.shape[:-2], -(-h // stride), -(-w // stride))
+    if _cpu_kernels.usable(x, x.numel()):
+        result = _cpu_kernels.separable_valid(x, taps, row_taps, stride)
+        return result if out is None else out.copy_(result)
+    return _filter_axis(_filter_axis(x, taps, -2, stride), row_taps, -1, stride, out)
+
+
+def filter_stack(maps: Tensor, taps: list[float], stride: int = 1) -> Tensor:
+    """`separable_valid` of every channel of (N, C, H, W) maps, for stacks of large maps.
+
+    The fused CPU kernel takes the whole stack at once. The shifted-slice form filters large maps one channel at a
+    time, each straight into its channel of the result, so that each pass stays cache-sized; small maps are
+    filtered together, which saves per-operation overhead.
+    """
+    k = len(taps)
+    (h, w), plane = maps.shape[-2:], maps.shape[-2] * maps.shape[-1]
+    if plane <= _SMALL_MAP or h < k or w < k or _cpu_kernels.usable(maps, maps.numel()):
+        return separable_valid(maps, taps, stride)
+    out = maps.new_empty(*maps.shape[:2], -(-(h - k + 1) // stride), -(-(w - k + 1) // stride))
+    for i in range(maps.shape[1]):
+        separable_valid(maps[:, i:i + 1], taps, stride, out=out[:, i:i + 1])
+    return out
+
+
+def local_moments(images: Tensor, pairs: list[tuple[int, int]], taps: list[float],
+                  cap: float | None = None) -> Tensor:
+    """Gaussian-window ('valid') means of images and of products of image pairs, the raw moments behind SSIM- and
+    VIF-style statistics.
+
+    Args:
+        images: (N, P, H, W) float tensor of P planes.
+        pairs: (i, j) plane indices whose product x_i x_j is filtered.
+        taps: 1-D window (the 2-D window is their outer product).
+        cap: if given, each product is min(x_i x_j, cap) (MATLAB's saturating uint8 arithmetic).
+
+    Returns:
+        (N, P + len(pairs), H - k + 1, W - k + 1): the P filtered planes, then the filtered products in the order
+        of `pairs`. On float64 CPU tensors a fused kernel forms the products on the fly; the arithmetic is the same.
+
+    Example:
+        >>> x = torch.tensor([[[[1., 2.], [3., 4.]]]])
+        >>> local_moments(x, [(0, 0)], [0.5, 0.5])     # mean and mean of squares over the 2 x 2 window
+        tensor([[[[2.5000]],
+        <BLANKLINE>
+                 [[7.5000]]]])
+    """
+    k = len(taps)
+    if images.shape[-2] >= k and images.shape[-1] >= k and _cpu_kernels.usable(images, images.numel() * 2):
+        return _cpu_kernels.local_moments(images, pairs, taps, cap)
+    maps = images.new_empty(images.shape[0], images.shape[1] + len(pairs), *images.shape[2:])
+    maps[:, :images.shape[1]] = images
+    for q, (i, j) in enumerate(pairs):
+        product = torch.mul(images[:, i], images[:, j], out=maps[:, images.shape[1] + q])
+        if cap is not None:
+            product.clamp_(max=cap)
+    return filter_stack(maps, taps)
+
+
+def separable_same(x: Tensor, taps: list[float]) -> Tensor:
+    """MATLAB `filter2(outer(taps, taps), x, 'same')` (zero padding) for an odd number of taps."""
+    r = (len(taps) - 1) // 2
+    return separable_valid(F.pad(x, (r, r, r, r)), taps)

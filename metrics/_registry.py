@@ -25,8 +25,8 @@ class MetricSpec:
         needs_sources: False when only the fused image is read (EN, SD, AG, SF).
         reference: the implementation (repository @ commit, file) or textbook definition this reproduces.
         convention: the convention the function belongs to.
-        scale: factor applied to the convention's 0-255 images before `fn` sees them (1/255 where a reference
-            computes on [0, 1] data).
+        scale: factor applied (see `rescale`) to the convention's 0-255 images before `fn` sees them (1/255 where a
+            reference computes on [0, 1] data).
         min_size: smallest height and width the metric is defined for (its windows and scales need them).
         colour: for conventions that keep colour (VIFB, MEFB), a function that scores the stored (N, 1 or 3, H, W)
             images as a whole, for references that do not simply average per-channel scores (VIFB's SF reads a
@@ -45,11 +45,27 @@ class MetricSpec:
 
     def __call__(self, fused: Tensor, ir: Tensor | None = None, vis: Tensor | None = None) -> Tensor:
         if self.scale != 1.0:  # only floating tensors: the function's own checks must still see a wrong dtype
-            fused, ir, vis = (t * self.scale if isinstance(t, Tensor) and t.is_floating_point() else t
+            fused, ir, vis = (rescale(t, self.scale) if isinstance(t, Tensor) and t.is_floating_point() else t
                               for t in (fused, ir, vis))
         if self.needs_sources:
             return self.fn(fused, ir, vis)
         return self.fn(fused)
+
+
+def rescale(t: Tensor, scale: float) -> Tensor:
+    """`t * scale`, computed as a division where `scale` is 1 / k for an integer k.
+
+    MATLAB's `im2double` divides (k / 255); k * (1 / 255) differs from that in the last bit for 24 of the 256 grey
+    levels, which is enough to flip exact comparisons in references that test equality (Qabf's gX == gF).
+
+    Example:
+        >>> import torch
+        >>> levels = torch.arange(256, dtype=torch.float64)
+        >>> bool((rescale(levels, 1 / 255) == levels / 255).all()), int((levels * (1 / 255) != levels / 255).sum())
+        (True, 24)
+    """
+    inverse = 1 / scale
+    return t / inverse if inverse == round(inverse) else t * scale
 
 
 _METRICS: dict[tuple[str, str], MetricSpec] = {}

@@ -7,7 +7,8 @@ from torch import Tensor
 
 from metrics._checks import check_images
 from metrics._registry import register_metric, register_variant
-from metrics.mef_ssim import WINDOW, gaussian_1d, mef_ssim_scores, separable_valid
+from metrics._filters import gaussian_taps, local_moments
+from metrics.mef_ssim import SIGMA, WINDOW, mef_ssim_scores
 
 WANG_WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 MEF_WEIGHTS = (0.0448, 0.2856, 0.3001)
@@ -29,8 +30,9 @@ def _ssim_cs(fused: Tensor, sources: Tensor) -> tuple[Tensor, Tensor]:
     C2 = (0.03 L)^2, L = 255.
     """
     k = sources.shape[1]
-    maps = torch.cat([fused, sources, fused * fused, sources * sources, fused * sources], dim=1)
-    g = separable_valid(maps, gaussian_1d(device=fused.device))
+    # Means of f, x_1..x_k; of f^2; of each x_i^2; of each f x_i.
+    pairs = [(0, 0)] + [(i, i) for i in range(1, k + 1)] + [(0, i) for i in range(1, k + 1)]
+    g = local_moments(torch.cat([fused, sources], dim=1), pairs, gaussian_taps(WINDOW, SIGMA))
     mu_f, mu_x = g[:, :1], g[:, 1:1 + k]
     var_f = g[:, 1 + k:2 + k] - mu_f * mu_f
     var_x = g[:, 2 + k:2 + 2 * k] - mu_x * mu_x

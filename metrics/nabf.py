@@ -119,24 +119,24 @@ def nabf_tang2022(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
 
     On [0, 1] data no gradient reaches Td = 2 (Sobel / 8 of [0, 1] values is at most 0.71), so every weight is
     0.001 and Nabf becomes the plain mean of 1[gF > gA, gB] ((1 - Q^AF) + (1 - Q^BF)) / 2: 0.2093 on TNO #10 with
-    SeAFusion, against 0.0446 on 0-255 data. It takes 0-255 images and divides by 255 itself, as `im2double`
-    does (k / 255, which differs from k * (1 / 255) in the last bit), and follows MATLAB's rounding (correctly
+    SeAFusion, against 0.0446 on 0-255 data. It takes the [0, 1] images `im2double` gives (k / 255, which differs
+    from k * (1 / 255) in the last bit: the registry's scale divides) and follows MATLAB's rounding (correctly
     rounded square roots, comparisons of g itself), which decides gF > gA on this scale.
 
     Args:
-        fused, ir, vis: (N, 1, H, W) float tensors of one shape on the 0-255 scale, H and W >= 2.
+        fused, ir, vis: (N, 1, H, W) float tensors of one shape on the [0, 1] scale (k / 255), H and W >= 2.
 
     Returns:
         (N,) float64 tensor.
 
     Example:
         >>> import torch
-        >>> vis = torch.zeros(1, 1, 8, 8); vis[..., 4:] = 100
+        >>> vis = torch.zeros(1, 1, 8, 8); vis[..., 4:] = 100 / 255
         >>> round(nabf_tang2022(2 * vis, torch.zeros_like(vis), vis).item(), 4)   # 0.2931 on 0-255 data
         0.1616
     """
     check_images(fused, ir, vis, min_size=2)
-    return _nabf(*(t.detach().to(torch.float64) / 255 for t in (fused, ir, vis)), exact=True)
+    return _nabf(*(t.detach().to(torch.float64) for t in (fused, ir, vis)), exact=True)
 
 
 def nabf_tang2023(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
@@ -165,6 +165,6 @@ def nabf_tang2023(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
 
 register_variant('nabf', 'tang2022', 'Linfeng-Tang/Image-Fusion @ 53f5542, analysis_nabf.m (+ sobel_fn.m, '
                  'per_extn_im_fn.m) called as analysis_nabf(F, ir, vi) on im2double images ([0, 1]): all weights '
-                 '0.001', nabf_tang2022)
+                 '0.001', nabf_tang2022, scale=1 / 255)
 register_variant('nabf', 'tang2023', 'Linfeng-Tang/Image-Fusion @ HEAD 2023, analysis_Reference.m L69: '
                  'analysis_nabf(ir, vi, F) (arguments swapped) on im2double*255', nabf_tang2023)

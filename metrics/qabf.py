@@ -169,24 +169,24 @@ def qabf_tang2022(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     Sobel sums round, and the `gX == gF` branch (G = gF, a tiny value here, where a ratio would be near 1) and the
     `Sx == 0` test depend on the last bit. So this sums the taps in MATLAB `conv2`'s column-major kernel order, takes
     correctly rounded square roots and branches on g itself, which reproduces Tang's Metric_TNO.xlsx to 3e-15
-    (the textbook tap order alone moves it by up to 3e-2). It takes 0-255 images and divides by 255 itself, as
-    `im2double` does: k * (1 / 255), which a registry `scale` of 1/255 would give, differs from k / 255 by one ulp
-    for 24 of the 256 grey levels, and that alone moves this Qabf by up to 2e-2.
+    (the textbook tap order alone moves it by up to 3e-2). It takes the [0, 1] images `im2double` gives (k / 255:
+    k * (1 / 255) differs from that by one ulp for 24 of the 256 grey levels, and that alone moves this Qabf by up
+    to 2e-2; the registry's scale divides, see `metrics._registry.rescale`).
 
     Args:
-        fused, ir, vis: (N, 1, H, W) float tensors of one shape on the 0-255 scale.
+        fused, ir, vis: (N, 1, H, W) float tensors of one shape on the [0, 1] scale (k / 255).
 
     Returns:
         (N,) float64 tensor.
 
     Example:
         >>> import torch
-        >>> ir = torch.zeros(1, 1, 8, 8); ir[..., 4:] = 255
+        >>> ir = torch.zeros(1, 1, 8, 8); ir[..., 4:] = 1
         >>> round(qabf_tang2022(ir, ir, ir.transpose(-1, -2)).item(), 4)
         0.5765
     """
     check_images(fused, ir, vis)
-    return _qabf(*(t.detach().to(torch.float64) / 255 for t in (fused, ir, vis)), exact=True)
+    return _qabf(*(t.detach().to(torch.float64) for t in (fused, ir, vis)), exact=True)
 
 
 register_variant('qabf', 'cddfuse', 'CDDFuse utils/Evaluator.py @ fd8da1f, Qabf L166-212; it computes in float32 '
@@ -195,7 +195,8 @@ register_variant('qabf', 'cddfuse', 'CDDFuse utils/Evaluator.py @ fd8da1f, Qabf 
 register_variant('qabf', 'tang2023', 'Linfeng-Tang/Image-Fusion @ HEAD 2023, analysis_Qabf.m on im2double*255 '
                  '(analysis_Reference.m)')
 register_variant('qabf', 'tang2022', 'Linfeng-Tang/Image-Fusion @ 53f5542, analysis_Qabf.m L8-102 on im2double '
-                 'images ([0, 1]) with MATLAB conv2 rounding (Evaluation_for_Multi_Algorithm.m)', qabf_tang2022)
+                 'images ([0, 1]) with MATLAB conv2 rounding (Evaluation_for_Multi_Algorithm.m)', qabf_tang2022,
+                 scale=1 / 255)
 register_variant('qabf', 'vifb', 'xingchenzhang/VIFB @ 22b2ea9, metrics/metricsQabf.m L32-143: '
                  '255*im2double(double(x)), i.e. 0-255 data times 255 again', scale=255.0)
 register_variant('qabf', 'mefb', 'xingchenzhang/MEFB @ 9e185bf, metrics/metricsQabf.m: as VIFB, '

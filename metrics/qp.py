@@ -9,7 +9,7 @@ from torch import Tensor
 
 from metrics._checks import check_images
 from metrics._registry import register_metric, register_variant
-from metrics.qy import _filter_same, _gaussian_taps
+from metrics._filters import gaussian_taps, separable_same
 
 # Defaults of Kovesi's phasecong3 as revised in MEFB's myphasecong3 (metricsQp.m L455-473).
 NSCALE, NORIENT = 4, 6
@@ -164,7 +164,7 @@ def _feature_correlation(feature: Tensor, masks: Tensor) -> Tensor:
         (N,): sum of the per-pixel maximum of the three masked correlation maps / number of `max` feature pixels.
     """
     x = torch.cat([feature[:, :3] * masks, feature[:, 3:]], dim=1)                  # the fused map is not masked
-    stats = _filter_same(torch.cat([x, x * x, x[:, :3] * x[:, 3:]], dim=1), _gaussian_taps(11, 1.5))
+    stats = separable_same(torch.cat([x, x * x, x[:, :3] * x[:, 3:]], dim=1), gaussian_taps(11, 1.5))
     mu, second, cross = stats[:, :4], stats[:, 4:8], stats[:, 8:]
     var = second - mu * mu
     cov = cross - mu[:, :3] * mu[:, 3:]

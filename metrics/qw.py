@@ -7,7 +7,8 @@ from torch import Tensor
 
 from metrics._checks import check_images
 from metrics._registry import register_metric, register_variant
-from metrics.qy import _filter_valid, _gaussian_taps, _ssim_map
+from metrics._filters import gaussian_taps, local_moments
+from metrics.qy import _ssim_map
 
 WANG_WINDOW = (11, 1.5)
 WANG_C1, WANG_C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
@@ -61,8 +62,7 @@ def piella_weighted(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     """
     check_images(fused, ir, vis, min_size=WANG_WINDOW[0])
     edges = _edge_magnitude(torch.cat([ir, vis, fused], dim=1).to(torch.float64))
-    a, b, f = edges[:, 0:1], edges[:, 1:2], edges[:, 2:3]
-    stats = _filter_valid(torch.cat([edges, edges * edges, f * a, f * b], dim=1), _gaussian_taps(*WANG_WINDOW))
+    stats = local_moments(edges, [(0, 0), (1, 1), (2, 2), (2, 0), (2, 1)], gaussian_taps(*WANG_WINDOW))
     mu_a, mu_b, mu_f = stats[:, 0:1], stats[:, 1:2], stats[:, 2:3]
     var_a, var_b, var_f = (stats[:, 3 + i:4 + i] - m * m for i, m in enumerate((mu_a, mu_b, mu_f)))
     ssim_fa = _ssim_map(mu_f, mu_a, var_f, var_a, stats[:, 6:7] - mu_f * mu_a, WANG_C1, WANG_C2)

@@ -1,47 +1,15 @@
 """Qy: Yang's SSIM-based fusion metric (choice between a weighted and a maximum rule by source similarity)."""
 from __future__ import annotations
 
-import math
-
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from metrics._checks import check_images
+from metrics._filters import gaussian_taps, local_moments
 from metrics._registry import register_metric, register_variant
 
 YANG_C = 2e-16        # C1 = C2 of MEFB's ssim_yang (metricsQy.m L117-118, metricsQc.m L123-124)
 YANG_WINDOW = (7, 1.5)
-
-
-def _gaussian_taps(size: int, sigma: float) -> list[float]:
-    """1-D taps whose outer product is MATLAB `fspecial('gaussian', size, sigma)` (to rounding; no tap of these
-    windows falls below fspecial's eps * max cut-off)."""
-    g = [math.exp(-((i - (size - 1) / 2) ** 2) / (2 * sigma * sigma)) for i in range(size)]
-    total = sum(g)
-    return [v / total for v in g]
-
-
-def _filter_valid(x: Tensor, taps: list[float]) -> Tensor:
-    """MATLAB `filter2(g * g', x, 'valid')` over the last two dims, for a separable symmetric window.
-
-    Two 1-D passes of shifted multiply-adds: float64 on CPU, this is many times faster than `conv2d`.
-    """
-    k = len(taps)
-    h, w = x.shape[-2:]
-    rows = x[..., 0:h - k + 1, :] * taps[0]
-    for i in range(1, k):
-        rows.add_(x[..., i:h - k + 1 + i, :], alpha=taps[i])
-    out = rows[..., 0:w - k + 1] * taps[0]
-    for i in range(1, k):
-        out.add_(rows[..., i:w - k + 1 + i], alpha=taps[i])
-    return out
-
-
-def _filter_same(x: Tensor, taps: list[float]) -> Tensor:
-    """MATLAB `filter2(g * g', x, 'same')` (zero padding) for an odd separable window."""
-    r = (len(taps) - 1) // 2
-    return _filter_valid(F.pad(x, (r, r, r, r)), taps)
 
 
 def _flat_windows(x: Tensor, size: int) -> Tensor:
@@ -74,11 +42,10 @@ def _window_stats(images: list[Tensor], pairs: list[tuple[int, int]], window: tu
         (mu, var, cov): lists of (N, 1, h, w) tensors, `cov` in the order of `pairs`.
     """
     size, sigma = window
-    taps = _gaussian_taps(size, sigma)
+    taps = gaussian_taps(size, sigma)
     x = torch.cat(images, dim=1).to(torch.float64)
     k = x.shape[1]
-    products = torch.cat([x * x] + [x[:, i:i + 1] * x[:, j:j + 1] for i, j in pairs], dim=1)
-    stats = _filter_valid(torch.cat([x, products], dim=1), taps)
+    stats = local_moments(x, [(i, i) for i in range(k)] + list(pairs), taps)
     mu, second, cross = stats[:, :k], stats[:, k:2 * k], stats[:, 2 * k:]
     flat = _flat_windows(x, size)
     zero = torch.zeros((), dtype=torch.float64, device=x.device)

@@ -8,7 +8,7 @@ from torch import Tensor
 from metrics._checks import check_images
 from metrics._filters import symmetric_pad
 from metrics._registry import register_metric, register_variant
-from metrics.vif import gaussian_taps, separable_valid
+from metrics._filters import gaussian_taps, local_moments
 
 WINDOW, SIGMA = 11, 1.5     # Wang's Gaussian window
 K1, K2 = 0.01, 0.03
@@ -22,22 +22,22 @@ def _gaussian_ssim(fused: Tensor, sources: list[Tensor], c1: float, c2: float, p
     moments, averaged over the map. `padding` None keeps 'valid' windows only (filter2 'valid'); 'replicate' pads
     by the window radius first, as MATLAB's `ssim` (imfilter 'replicate', same-size map) does.
     """
-    taps = gaussian_taps(WINDOW, SIGMA)
-
-    def filt(x: Tensor) -> Tensor:
-        if padding == 'replicate':
-            x = F.pad(x, (WINDOW // 2,) * 4, mode='replicate')
-        return separable_valid(x, taps)
-
-    mu_f = filt(fused)
+    images = torch.cat([fused] + sources, dim=1)
+    if padding == 'replicate':
+        images = F.pad(images, (WINDOW // 2,) * 4, mode='replicate')
+    k = len(sources)
+    # Means of f, x_1..x_k; then of f^2, and of x_i^2, f x_i for each source.
+    pairs = [(0, 0)] + [p for i in range(1, k + 1) for p in ((i, i), (0, i))]
+    stats = local_moments(images, pairs, gaussian_taps(WINDOW, SIGMA))
+    mu_f = stats[:, :1]
     mu_f2 = mu_f * mu_f
-    var_f = filt(fused * fused).sub_(mu_f2)
+    var_f = stats[:, k + 1:k + 2] - mu_f2
     scores = []
-    for x in sources:   # one statistic map at a time: each stays cache-sized on CPU
-        mu_x = filt(x)
+    for i in range(k):
+        mu_x = stats[:, 1 + i:2 + i]
         mu_fx = mu_f * mu_x
-        var_x = filt(x * x).addcmul_(mu_x, mu_x, value=-1)
-        cov = filt(fused * x).sub_(mu_fx)
+        var_x = stats[:, k + 2 + 2 * i:k + 3 + 2 * i].addcmul(mu_x, mu_x, value=-1)
+        cov = stats[:, k + 3 + 2 * i:k + 4 + 2 * i] - mu_fx
         num = (2 * mu_fx + c1).mul_(2 * cov + c2)
         den = torch.addcmul(mu_f2, mu_x, mu_x).add_(c1).mul_(var_f.add(var_x).add_(c2))
         scores.append(num.div_(den).mean(dim=(-3, -2, -1)))

@@ -1,61 +1,18 @@
 """VIF: Sheikh & Bovik's multiscale pixel-domain visual information fidelity, summed over the two sources."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 
+from metrics import _cpu_kernels
 from metrics._checks import check_images
+from metrics._filters import filter_stack, gaussian_taps, local_moments
 from metrics._registry import register_metric, register_variant
 
 SIGMA_NSQ = 2.0      # HVS noise variance of vifp_mscale.m
 EPS = 1e-10          # the reference's guard for near-zero variances
 SCALES = 4
 MIN_SIZE = 17        # the scale-1 window; smaller images leave every scale empty (0/0 in the reference)
-SMALL_MAP = 1 << 16  # pixels per image under which statistic maps are filtered stacked (less per-op overhead)
-
-
-def gaussian_taps(size: int, sigma: float) -> list[float]:
-    """1-D factor of MATLAB `fspecial('gaussian', size, sigma)`, as Python floats.
-
-    The 2-D window is exp(-(x^2 + y^2) / (2 sigma^2)), entries below eps * max zeroed, normalised to sum 1: for the
-    sizes used here (VIF's sigma = size / 5, SSIM's 11 / 1.5) no entry is zeroed, so it is the outer product of
-    these taps with themselves (equal to the 2-D window to rounding).
-    """
-    c = (size - 1) / 2
-    e = [math.exp(-((i - c) ** 2) / (2 * sigma * sigma)) for i in range(size)]
-    total = math.fsum(e)
-    return [v / total for v in e]
-
-
-def _filter_axis(x: Tensor, taps: list[float], dim: int, stride: int, out: Tensor | None = None) -> Tensor:
-    n = x.shape[dim] - len(taps) + 1
-    first = x.narrow(dim, 0, n)
-    out = torch.mul(first if stride == 1 else first[_every(dim, stride)], taps[0], out=out)
-    for k in range(1, len(taps)):
-        part = x.narrow(dim, k, n)
-        out.add_(part if stride == 1 else part[_every(dim, stride)], alpha=taps[k])
-    return out
-
-
-def _every(dim: int, stride: int) -> tuple:
-    return (Ellipsis, slice(None, None, stride)) + (slice(None),) * (-1 - dim)
-
-
-def separable_valid(x: Tensor, taps: list[float], stride: int = 1, out: Tensor | None = None) -> Tensor:
-    """MATLAB `filter2(outer(taps, taps), x, 'valid')` over the last two dims, optionally keeping every `stride`-th
-    row and column of the result (`y(1:s:end, 1:s:end)`) without computing the others.
-
-    Implemented as shifted-slice accumulation (one fused multiply-add per tap and axis): in float64 on CPU this is
-    several times faster than `conv2d`, which has no fast float64 path there. Inputs smaller than the window give
-    empty outputs, as MATLAB's 'valid' does. `out`, if given, receives the result (it may be a view).
-    """
-    k = len(taps)
-    if x.shape[-2] < k or x.shape[-1] < k:
-        h, w = max(x.shape[-2] - k + 1, 0), max(x.shape[-1] - k + 1, 0)
-        return x.new_zeros(*x.shape[:-2], -(-h // stride), -(-w // stride))
-    return _filter_axis(_filter_axis(x, taps, -2, stride), taps, -1, stride, out)
 
 
 def _vif_num_den(sources: list[Tensor], fused: Tensor, saturate: bool = False) -> tuple[Tensor, Tensor]:
@@ -68,49 +25,42 @@ def _vif_num_den(sources: list[Tensor], fused: Tensor, saturate: bool = False) -
     """
     n, k = fused.shape[0], len(sources)
     num, den = fused.new_zeros(n, k), fused.new_zeros(n, k)
-    refs, dist = sources, fused
+    images = torch.cat(sources + [fused], dim=1)          # (N, S + 1, H, W): the references, then "dist"
     for scale in range(1, SCALES + 1):
         size = 2 ** (SCALES - scale + 1) + 1
         taps = gaussian_taps(size, size / 5)
         if scale > 1:
-            stacked = _filter_maps(refs + [dist], taps, stride=2)
-            refs, dist = list(stacked[:, :-1].split(1, dim=1)), stacked[:, -1:]
-        if dist.shape[-2] < size or dist.shape[-1] < size:
+            images = filter_stack(images, taps, stride=2)
+        if images.shape[-2] < size or images.shape[-1] < size:
             break  # MATLAB's 'valid' output is empty from here on: nothing more is added
-        cap = 255 if saturate and scale == 1 else None
-        # Channels: mu2, E[d^2], then mu1, E[r^2], E[r d] of each source.
-        stats = _filter_maps([dist, _product(dist, dist, cap)]
-                             + [m for r in refs for m in (r, _product(r, r, cap), _product(r, dist, cap))], taps)
-        mu2, s2 = stats[:, :1], stats[:, 1:2]
-        mu1, s1, s12 = stats[:, 2::3], stats[:, 3::3], stats[:, 4::3]
-        s2 = s2.addcmul_(mu2, mu2, value=-1).clamp_(min=0)
-        s1 = s1.addcmul_(mu1, mu1, value=-1).clamp_(min=0)
-        s12 = s12.addcmul_(mu1, mu2, value=-1)
-        g = s12 / (s1 + EPS)
-        sv = torch.addcmul(s2, g, s12, value=-1).clamp_(min=EPS).add_(SIGMA_NSQ)
-        # The reference sets g = 0 where s1 < eps, s2 < eps or g < 0 (log10(1 + 0) adds 0), and s1 = 0 where
-        # s1 < eps; s_v is floored at eps.
-        s1_ok = s1 >= EPS
-        g = torch.where(s1_ok & (s2 >= EPS) & (g > 0), g, 0.)
-        num += _sum_log10(g.mul_(g).mul_(s1).div_(sv).add_(1))
-        den += _sum_log10(torch.where(s1_ok, s1, 0.).div_(SIGMA_NSQ).add_(1))
+        pairs = [(i, i) for i in range(k)] + [(i, k) for i in range(k)] + [(k, k)]
+        stats = local_moments(images, pairs, taps, cap=255 if saturate and scale == 1 else None)
+        if _cpu_kernels.usable(stats, stats.numel()):
+            terms = _cpu_kernels.vif_terms(stats, k, EPS, SIGMA_NSQ)
+        else:
+            terms = _vif_terms(stats, k)
+        num += terms[0]
+        den += terms[1]
     return num, den
 
 
-def _filter_maps(maps: list[Tensor], taps: list[float], stride: int = 1) -> Tensor:
-    """`separable_valid` of each (N, 1, H, W) map, stacked into (N, len(maps), H', W').
-
-    Large maps are filtered one at a time, each straight into its channel of the result (a loop over the maps, not
-    over images): each pass over one map then stays cache-sized on CPU. Small maps (coarse scales) are stacked and
-    filtered together, which saves the per-operation overhead.
-    """
-    if maps[0][0].numel() <= SMALL_MAP or maps[0].shape[-2] < len(taps) or maps[0].shape[-1] < len(taps):
-        return separable_valid(torch.cat(maps, dim=1), taps, stride)
-    n, (h, w), k = maps[0].shape[0], maps[0].shape[-2:], len(taps)
-    out = maps[0].new_empty(n, len(maps), -(-(h - k + 1) // stride), -(-(w - k + 1) // stride))
-    for i, m in enumerate(maps):
-        separable_valid(m, taps, stride, out=out[:, i:i + 1])
-    return out
+def _vif_terms(stats: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Sums over the pixels of log10(1 + g^2 s1 / s_v) and log10(1 + s1 / sigma_n^2) for each of the k references,
+    from one scale's local moments, (N, 3k + 2, h, w) channels: means of r_1..r_k and d, of r_i^2, of r_i d, of
+    d^2. Two (N, k) tensors. `_cpu_kernels.vif_terms` is the same arithmetic fused into one pass."""
+    mu1, mu2 = stats[:, :k], stats[:, k:k + 1]
+    s1, s12, s2 = stats[:, k + 1:2 * k + 1], stats[:, 2 * k + 1:3 * k + 1], stats[:, 3 * k + 1:]
+    s2 = s2.addcmul_(mu2, mu2, value=-1).clamp_(min=0)
+    s1 = s1.addcmul_(mu1, mu1, value=-1).clamp_(min=0)
+    s12 = s12.addcmul_(mu1, mu2, value=-1)
+    g = s12 / (s1 + EPS)
+    sv = torch.addcmul(s2, g, s12, value=-1).clamp_(min=EPS).add_(SIGMA_NSQ)
+    # The reference sets g = 0 where s1 < eps, s2 < eps or g < 0 (log10(1 + 0) adds 0), and s1 = 0 where
+    # s1 < eps; s_v is floored at eps.
+    s1_ok = s1 >= EPS
+    g = torch.where(s1_ok & (s2 >= EPS) & (g > 0), g, 0.)
+    return (_sum_log10(g.mul_(g).mul_(s1).div_(sv).add_(1)),
+            _sum_log10(torch.where(s1_ok, s1, 0.).div_(SIGMA_NSQ).add_(1)))
 
 
 def _sum_log10(x: Tensor, block: int = 8) -> Tensor:
@@ -127,11 +77,6 @@ def _sum_log10(x: Tensor, block: int = 8) -> Tensor:
     if bool(torch.isinf(products).any()):
         return torch.log10(flat).sum(dim=2)
     return torch.log10(products).sum(dim=2) + torch.log10(flat[..., whole:]).sum(dim=2)
-
-
-def _product(x: Tensor, y: Tensor, cap: float | None) -> Tensor:
-    p = x * y
-    return p if cap is None else p.clamp_(max=cap)
 
 
 def _prepare(fused: Tensor, ir: Tensor, vis: Tensor) -> tuple[list[Tensor], Tensor]:

@@ -6,7 +6,7 @@ from torch import Tensor
 
 from metrics._checks import check_images
 from metrics._registry import register_metric, register_variant
-from metrics.qy import _filter_valid, _gaussian_taps
+from metrics._filters import gaussian_taps, local_moments, separable_valid
 
 HAN_NOISE = 0.005 * 255 * 255          # visual noise variance sigma_n^2 (metricsVIF.m L65)
 HAN_C = 1e-7                           # added to every VID / VIND value before summing (L67)
@@ -84,10 +84,10 @@ def han_viff(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     total = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
     for scale in range(1, 5):
         size = 2 ** (5 - scale) + 1
-        taps = _gaussian_taps(size, size / 5)
+        taps = gaussian_taps(size, size / 5)
         if scale > 1:
-            x = _filter_valid(x, taps)[..., ::2, ::2]
-        stats = _filter_valid(torch.cat([x, x * x, x[:, :2] * x[:, 2:]], dim=1), taps)
+            x = separable_valid(x, taps, stride=2)
+        stats = local_moments(x, [(0, 0), (1, 1), (2, 2), (0, 2), (1, 2)], taps)
         vid, vind, g = _vid_vind(stats[:, 0:3], stats[:, 3:6], stats[:, 6:8])
         pick_ir = g[:, 0:1] < g[:, 1:2]
         vid = torch.where(pick_ir, vid[:, 0:1], vid[:, 1:2])

@@ -12,6 +12,9 @@ from metrics.fmi_edge import fmi_edge, matlab_edge
 from tests.metrics.fmi_reference import fmi, tno10_crop
 from tests.metrics.fmi_reference import matlab_edge as matlab_edge_reference
 
+# Every test runs through the fused CPU kernel and through the torch form.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 # GNU Octave 7.3.0 running analysis_fmi.m (Linfeng-Tang/Image-Fusion @ 53f5542f) as analysis_fmi(ea, eb, ef, 'none')
 # on edge maps of the 48 x 48 crops of TNO #10 in fmi_reference.CROPS (SeAFusion; 0-255 gray, and '1' = / 255).
 # Octave's own `edge` is not MATLAB's (different thinning; it rejects 0-255 doubles), so the maps were made in

@@ -11,6 +11,9 @@ from metrics import get_metric, list_conventions, list_metrics
 from metrics.fmi_pixel import fmi_of_features, fmi_pixel, windows_column_major
 from tests.metrics.fmi_reference import fmi, tno10_crop
 
+# Every test runs through the fused CPU kernel and through the torch form.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 # GNU Octave 7.3.0 running analysis_fmi.m (Linfeng-Tang/Image-Fusion @ 53f5542f, identical at dba5bf3d) as
 # analysis_fmi(ir, vis, fused, 'none') on the 48 x 48 crops of TNO #10 named in fmi_reference.CROPS (SeAFusion
 # fused, images read as gray 0-255 doubles; '01' = the same images / 255), printed with %.17g.

@@ -9,7 +9,8 @@ import torch
 from metrics import get_metric
 from metrics.ms_ssim import downsample, mef_ms_ssim, ms_ssim
 from tests.metrics.fmi_reference import tno10_crop
-from tests.metrics.test_mef_ssim import fspecial_gaussian, mef_ssim_m
+from tests.metrics.mefb_reference import fspecial_gaussian
+from tests.metrics.test_mef_ssim import mef_ssim_m
 
 WEIGHTS = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333]
 # GNU Octave 7.3.0 (image 2.14.0) running analysis_ms_ssim.m (Linfeng-Tang/Image-Fusion @ 53f5542f, identical at

@@ -7,11 +7,10 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 
 from metrics import get_metric, score_images
 from metrics.nabf import nabf
+from tests.metrics.metric_inputs import gray_triples, single, stacked
 
 VTEMP = np.array([[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]]) / 8
 HTEMP = np.array([[-1., -2., -1.], [-0., 0., 0.], [1., 2., 1.]]) / 8
@@ -95,21 +94,21 @@ def _triples():
 
 @pytest.mark.parametrize('triple', _triples(), ids=['random', 'edges', 'f-equals-vi', 'constant'])
 def test_matches_reference(triple):
-    f, a, b = (torch.from_numpy(x)[None, None] for x in triple)
+    f, a, b = single(*triple)
     assert nabf(f, a, b).item() == pytest.approx(nabf_reference(*triple), rel=1e-12, abs=1e-15)
     # Tang 2023: analysis_nabf(ir, vi, F), the IR image in the fused image's place.
     assert get_metric('nabf', 'tang2023')(f, a, b).item() == pytest.approx(
         nabf_reference(triple[1], triple[2], triple[0]), rel=1e-12, abs=1e-15)
     # Tang 2022: the intended order on im2double data (k / 255), MATLAB's rounding.
     spec = get_metric('nabf', 'tang2022')
-    assert spec.scale == 1.0       # the function applies im2double (k / 255) itself
+    assert spec.scale == 1 / 255   # applied as im2double does: k / 255 (registry `rescale`)
     assert spec(f, a, b).item() == pytest.approx(nabf_reference(*(x / 255 for x in triple)), rel=1e-12, abs=1e-15)
 
 
 def test_batched_equals_single():
     triples = _triples()[:3]
     crop = [tuple(x[:11, :14] for x in t) for t in triples]
-    f, a, b = (torch.from_numpy(np.stack([t[k] for t in crop])[:, None]) for k in range(3))
+    f, a, b = stacked(crop)
     expected = [nabf_reference(*t) for t in crop]
     np.testing.assert_allclose(nabf(f, a, b).numpy(), expected, rtol=1e-12)
 
@@ -117,9 +116,9 @@ def test_batched_equals_single():
 def test_unit_data_weights_are_all_minimal():
     """On [0, 1] data no gradient reaches Td = 2, so Tang 2022's Nabf is an unweighted mean."""
     f, a, b = _triples()[1]
-    value = get_metric('nabf', 'tang2022')(*(torch.from_numpy(x)[None, None] for x in (f, a, b))).item()
+    value = get_metric('nabf', 'tang2022')(*single(f, a, b)).item()
     assert 0 < value < 1
-    assert value != pytest.approx(nabf(*(torch.from_numpy(x)[None, None] for x in (f, a, b))).item(), rel=0.1)
+    assert value != pytest.approx(nabf(*single(f, a, b)).item(), rel=0.1)
 
 
 def test_size_checks():
@@ -128,15 +127,11 @@ def test_size_checks():
         nabf(x, x, x)
 
 
-images = arrays(np.float64, st.tuples(st.integers(2, 9), st.integers(2, 9)), elements=st.integers(0, 255).map(float))
-
-
 @settings(max_examples=30, deadline=None)
-@given(st.data())
-def test_properties(data):
-    a = data.draw(images)
-    b, f = (data.draw(arrays(np.float64, a.shape, elements=st.integers(0, 255).map(float))) for _ in range(2))
-    t = [torch.from_numpy(x)[None, None] for x in (f, a, b)]
+@given(gray_triples(2, 9))
+def test_properties(triple):
+    f, a, b = triple
+    t = single(f, a, b)
     value = nabf(*t).item()
     assert 0 <= value <= 1
     assert nabf(t[0], t[2], t[1]).item() == pytest.approx(value, rel=1e-13, abs=1e-16)   # symmetric in sources

@@ -10,35 +10,16 @@ from hypothesis import strategies as st
 
 from metrics import get_metric
 from metrics.nmi import normalized_mutual_information, normalized_mutual_information_mefb
-
-
-def _normalize1(x):
-    """MEFB normalize1.m: stretch to 0..255, MATLAB round (half away from zero); all-zero images unchanged."""
-    hi, lo = x.max(), x.min()
-    if hi == 0 and lo == 0:
-        return x
-    v = (x - lo) / (hi - lo) * 255
-    return np.sign(v) * np.floor(np.abs(v) + 0.5)
-
-
-def _mutual_info(im1, im2):
-    """MEFB metricsNMI.m mutual_info: joint histogram filled pixel by pixel, log2 entropies."""
-    h = np.zeros((256, 256))
-    for x, y in zip(im1.astype(int).ravel(), im2.astype(int).ravel()):
-        h[x, y] += 1
-    h = h / h.sum()
-    m1, m2 = h.sum(axis=0), h.sum(axis=1)
-    hx = -np.sum(m1 * np.log2(m1 + (m1 == 0)))
-    hy = -np.sum(m2 * np.log2(m2 + (m2 == 0)))
-    hxy = -np.sum(h * np.log2(h + (h == 0)))
-    return hx + hy - hxy, hxy, hx, hy
+from tests.metrics.mefb_reference import histogram_entropies, normalize1
+from tests.metrics.metric_inputs import tensors
 
 
 def mefb_nmi(im1, im2, fused):
     """metricsNMI(im1, im2, fused) for gray images."""
-    im1, im2, fused = _normalize1(im1), _normalize1(im2), _normalize1(fused)
-    i_fx, _, h_x, h_f1 = _mutual_info(im1, fused)
-    i_fy, _, h_y, h_f2 = _mutual_info(im2, fused)
+    im1, im2, fused = normalize1(im1), normalize1(im2), normalize1(fused)
+    h_x, h_f1, h_xf = histogram_entropies(im1, fused)       # H_x, H_y, H_xy as mutual_info.m names them
+    h_y, h_f2, h_yf = histogram_entropies(im2, fused)
+    i_fx, i_fy = h_x + h_f1 - h_xf, h_y + h_f2 - h_yf
     return 2 * (i_fx / (h_f1 + h_x) + i_fy / (h_f2 + h_y))
 
 
@@ -51,32 +32,29 @@ def _images(seed, shape=(2, 1, 19, 23), levels=256):
     return [a.astype(np.float64) for a in (fused, ir, vis)]
 
 
-def _t(*arrays):
-    return [torch.from_numpy(a) for a in arrays]
-
-
 @pytest.mark.parametrize('seed, levels', [(0, 256), (1, 9), (2, 2)])
 def test_matches_mefb_transcription(seed, levels):
     fused, ir, vis = _images(seed, levels=levels)
     expected = [mefb_nmi(a[0], b[0], f[0]) for f, a, b in zip(fused, ir, vis)]
-    np.testing.assert_allclose(normalized_mutual_information_mefb(*_t(fused, ir, vis)).numpy(), expected, rtol=1e-12)
+    inputs = tensors(fused, ir, vis)
+    np.testing.assert_allclose(normalized_mutual_information_mefb(*inputs).numpy(), expected, rtol=1e-12)
     # On integer images the stretch only relabels grey levels: the default equals MEFB.
-    np.testing.assert_allclose(normalized_mutual_information(*_t(fused, ir, vis)).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(normalized_mutual_information(*inputs).numpy(), expected, rtol=1e-12)
 
 
 def test_mefb_stretch_matters_for_non_integer_values():
     rng = np.random.default_rng(3)
     fused, ir, vis = (rng.uniform(10, 60, size=(1, 1, 16, 16)) for _ in range(3))
     expected = mefb_nmi(ir[0, 0], vis[0, 0], fused[0, 0])
-    assert normalized_mutual_information_mefb(*_t(fused, ir, vis)).item() == pytest.approx(expected, rel=1e-12)
-    assert get_metric('nmi', 'mefb')(*_t(fused, ir, vis)).item() == pytest.approx(expected, rel=1e-12)
+    assert normalized_mutual_information_mefb(*tensors(fused, ir, vis)).item() == pytest.approx(expected, rel=1e-12)
+    assert get_metric('nmi', 'mefb')(*tensors(fused, ir, vis)).item() == pytest.approx(expected, rel=1e-12)
 
 
 def test_matches_sklearn_arithmetic_nmi():
     fused, ir, vis = _images(4, shape=(1, 1, 32, 32))
     f, a, b = (x.ravel().astype(int) for x in (fused, ir, vis))
     expected = sum(sklearn.metrics.normalized_mutual_info_score(s, f, average_method='arithmetic') for s in (a, b))
-    assert normalized_mutual_information(*_t(fused, ir, vis)).item() == pytest.approx(expected, rel=1e-10)
+    assert normalized_mutual_information(*tensors(fused, ir, vis)).item() == pytest.approx(expected, rel=1e-10)
 
 
 def test_identical_images_give_two_and_independent_ones_near_zero():
@@ -90,7 +68,7 @@ def test_identical_images_give_two_and_independent_ones_near_zero():
 
 def test_constant_images():
     rng = np.random.default_rng(5)
-    fused, ir, vis = _t(*_images(5, shape=(1, 1, 12, 12)))
+    fused, ir, vis = tensors(*_images(5, shape=(1, 1, 12, 12)))
     const = torch.full_like(fused, 37.)
     # One constant source is fine: MI with it is 0, H(fused) > 0.
     value = normalized_mutual_information(fused, const, vis).item()
@@ -110,7 +88,7 @@ def test_constant_images():
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2 ** 16), scale=st.sampled_from([1.0, 0.5, 0.25]))
 def test_symmetric_in_sources_bounded_and_mefb_scale_invariant(seed, scale):
-    fused, ir, vis = _t(*_images(seed, shape=(1, 1, 9, 11)))
+    fused, ir, vis = tensors(*_images(seed, shape=(1, 1, 9, 11)))
     value = normalized_mutual_information(fused, ir, vis)
     torch.testing.assert_close(normalized_mutual_information(fused, vis, ir), value, rtol=1e-12, atol=0)
     assert 0 <= value.item() <= 2 + 1e-12

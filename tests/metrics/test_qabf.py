@@ -8,11 +8,10 @@ import pytest
 import scipy.signal
 import torch
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 
 from metrics import get_metric
 from metrics.qabf import _sqrt_correctly_rounded, qabf, qabf_tang2022
+from tests.metrics.metric_inputs import gray_triples, single, stacked
 
 H1 = np.array([[1., 2., 1.], [0., 0., 0.], [-1., -2., -1.]])
 H3 = np.array([[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]])
@@ -77,13 +76,9 @@ def _batches():
     yield [_structured(s) for s in range(3)]
 
 
-def _tensors(triples):
-    return tuple(torch.from_numpy(np.stack([t[k] for t in triples])[:, None]) for k in range(3))
-
-
 @pytest.mark.parametrize('triples', list(_batches()), ids=['random', 'structured'])
 def test_default_tang2023_and_cddfuse_match_reference(triples):
-    f, a, b = _tensors(triples)
+    f, a, b = stacked(triples)
     expected = [qabf_reference(*t) for t in triples]
     np.testing.assert_allclose(qabf(f, a, b).numpy(), expected, rtol=1e-12)
     np.testing.assert_allclose(get_metric('qabf', 'tang2023')(f, a, b).numpy(), expected, rtol=1e-12)
@@ -94,7 +89,7 @@ def test_default_tang2023_and_cddfuse_match_reference(triples):
 
 @pytest.mark.parametrize('triples', list(_batches()), ids=['random', 'structured'])
 def test_vifb_and_mefb_multiply_by_255_again(triples):
-    f, a, b = _tensors(triples)
+    f, a, b = stacked(triples)
     expected = [qabf_reference(*(255 * x for x in t)) for t in triples]
     for convention in ('vifb', 'mefb'):
         np.testing.assert_allclose(get_metric('qabf', convention)(f, a, b).numpy(), expected, rtol=1e-12)
@@ -109,12 +104,12 @@ def test_vifb_differs_where_gradients_are_equal():
 
 @pytest.mark.parametrize('triples', list(_batches()), ids=['random', 'structured'])
 def test_tang2022_matches_matlab_order_reference_on_unit_data(triples):
-    f, a, b = _tensors(triples)
+    f, a, b = stacked(triples)
     expected = [qabf_reference(*(x / 255 for x in t), matlab_order=True) for t in triples]
     spec = get_metric('qabf', 'tang2022')
-    assert spec.scale == 1.0       # the function applies im2double (k / 255) itself
+    assert spec.scale == 1 / 255   # applied as im2double does: k / 255 (registry `rescale`)
     np.testing.assert_allclose(spec(f, a, b).numpy(), expected, rtol=1e-13)
-    np.testing.assert_allclose(qabf_tang2022(f, a, b).numpy(), expected, rtol=1e-13)
+    np.testing.assert_allclose(qabf_tang2022(f / 255, a / 255, b / 255).numpy(), expected, rtol=1e-13)
 
 
 def test_correctly_rounded_sqrt():
@@ -125,7 +120,7 @@ def test_correctly_rounded_sqrt():
 
 
 def test_both_sources_zero_raises():
-    f, a, b = _tensors([_structured(0)])
+    f, a, b = stacked([_structured(0)])
     for convention in ('default', 'tang2022', 'vifb'):
         with pytest.raises(ValueError, match='`ir` and `vis` have no gradient anywhere'):
             get_metric('qabf', convention)(f, torch.zeros_like(a), torch.zeros_like(b))
@@ -138,22 +133,17 @@ def test_both_sources_zero_raises():
 
 
 def test_identical_images_and_checks():
-    f, _, _ = _tensors([_structured(1)])
+    f, _, _ = stacked([_structured(1)])
     assert qabf(f, f, f).item() == pytest.approx(0.9994 * 0.9879 / (1 + math.exp(-4.4)), rel=1e-3)
     with pytest.raises(ValueError, match=r'Expected `vis` of the same shape'):
         qabf(f, f, f[..., :-1])
 
 
-images = arrays(np.float64, st.tuples(st.integers(3, 12), st.integers(3, 12)),
-                elements=st.integers(0, 255).map(float))
-
-
 @settings(max_examples=30, deadline=None)
-@given(st.data())
-def test_properties_symmetry_and_bounds(data):
-    a = data.draw(images)
-    b, f = (data.draw(arrays(np.float64, a.shape, elements=st.integers(0, 255).map(float))) for _ in range(2))
-    t = [torch.from_numpy(x)[None, None] for x in (f, a, b)]
+@given(gray_triples(3, 12))
+def test_properties_symmetry_and_bounds(triple):
+    f, a, b = triple
+    t = single(f, a, b)
     if not (a.any() or b.any()):
         with pytest.raises(ValueError, match='no gradient anywhere'):
             qabf(*t)

@@ -8,25 +8,11 @@ import pytest
 import scipy.signal
 import torch
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 
 from metrics import get_metric
 from metrics.qcb import _normalize1, qcb, qcb_mefb
-
-
-def normalize1(x: np.ndarray) -> np.ndarray:
-    hi, lo = x.max(), x.min()
-    if hi == 0 and lo == 0:
-        return x
-    v = (x - lo) / (hi - lo) * 255
-    return np.floor(v + 0.5)          # MATLAB round for v >= 0
-
-
-def freqspace(h: int, w: int):
-    f1 = (np.arange(w) - np.floor(w / 2)) * (2 / w)
-    f2 = (np.arange(h) - np.floor(h / 2)) * (2 / h)
-    return np.meshgrid(f1, f2)
+from tests.metrics.mefb_reference import freqspace, normalize1
+from tests.metrics.metric_inputs import gray_triples, single, stacked
 
 
 def qcb_reference(im1, im2, fused) -> float:
@@ -69,7 +55,7 @@ def _triples():
 
 @pytest.mark.parametrize('triples', list(_triples()), ids=['random', 'structured-odd'])
 def test_matches_reference(triples):
-    f, a, b = (torch.from_numpy(np.stack([t[k] for t in triples])[:, None]) for k in range(3))
+    f, a, b = stacked(triples)
     expected = [qcb_reference(t[2], t[1], t[0]) for t in triples]
     np.testing.assert_allclose(qcb(f, a, b).numpy(), expected, rtol=1e-10)
     np.testing.assert_allclose(get_metric('qcb', 'vifb')(f, a, b).numpy(), expected, rtol=1e-10)
@@ -92,7 +78,7 @@ def test_normalize1_rounding_and_the_mefb_scale():
 
 @pytest.mark.parametrize('constant, name', [(0., 'ir'), (42., 'ir'), (42., 'vis'), (42., 'fused')])
 def test_constant_image_raises(constant, name):
-    (f, a, b), = [tuple(torch.from_numpy(x)[None, None] for x in t) for t in next(_triples())[:1]]
+    f, a, b = single(*next(_triples())[0])
     args = dict(fused=f, ir=a, vis=b)
     args[name] = torch.full_like(f, constant)
     with pytest.raises(ValueError, match=rf'`{name}` \(image 0 of the batch\) is constant: Qcb is undefined'):
@@ -101,17 +87,13 @@ def test_constant_image_raises(constant, name):
         qcb_mefb(**args)
 
 
-images = arrays(np.float64, st.tuples(st.integers(4, 12), st.integers(4, 12)), elements=st.integers(0, 255).map(float))
-
-
 @settings(max_examples=15, deadline=None)
-@given(st.data())
-def test_properties(data):
-    a = data.draw(images)
-    b, f = (data.draw(arrays(np.float64, a.shape, elements=st.integers(0, 255).map(float))) for _ in range(2))
+@given(gray_triples(4, 12))
+def test_properties(triple):
+    f, a, b = triple
     if min(np.ptp(a), np.ptp(b), np.ptp(f)) == 0:
         return
-    t = [torch.from_numpy(x)[None, None] for x in (f, a, b)]
+    t = single(f, a, b)
     try:
         value = qcb(*t).item()
     except ValueError as err:          # a local contrast of exactly 0 (0 * inf in the reference)

@@ -6,12 +6,11 @@ import pytest
 import scipy.signal
 import torch
 from hypothesis import given, settings
-from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 
 from metrics import get_metric
 from metrics.qcv import qcv
-from tests.metrics.test_qcb import freqspace, normalize1
+from tests.metrics.mefb_reference import freqspace, normalize1
+from tests.metrics.metric_inputs import gray_triples, single, stacked
 
 
 def blkproc(x: np.ndarray, fun) -> np.ndarray:
@@ -61,14 +60,14 @@ def _triples():
 
 @pytest.mark.parametrize('triples', list(_triples()), ids=['random', 'structured-partial-blocks'])
 def test_matches_reference(triples):
-    f, a, b = (torch.from_numpy(np.stack([t[k] for t in triples])[:, None]) for k in range(3))
+    f, a, b = stacked(triples)
     expected = [qcv_reference(t[2], t[1], t[0]) for t in triples]
     for convention in ('default', 'vifb', 'mefb'):
         np.testing.assert_allclose(get_metric('qcv', convention)(f, a, b).numpy(), expected, rtol=1e-10)
 
 
 def test_degenerate_inputs():
-    (f, a, b), = [tuple(torch.from_numpy(x)[None, None] for x in t) for t in next(_triples())[:1]]
+    f, a, b = single(*next(_triples())[0])
     with pytest.raises(ValueError, match=r'`fused` \(image 0 of the batch\) is constant: Qcv is undefined'):
         qcv(torch.full_like(f, 3.), a, b)
     with pytest.raises(ValueError, match=r'`vis` \(image 0 of the batch\) is constant'):
@@ -80,17 +79,13 @@ def test_degenerate_inputs():
     assert qcv(f, torch.zeros_like(a), b).item() == pytest.approx(expected, rel=1e-10)
 
 
-images = arrays(np.float64, st.tuples(st.integers(4, 40), st.integers(4, 40)), elements=st.integers(0, 255).map(float))
-
-
 @settings(max_examples=20, deadline=None)
-@given(st.data())
-def test_properties(data):
-    a = data.draw(images)
-    b, f = (data.draw(arrays(np.float64, a.shape, elements=st.integers(0, 255).map(float))) for _ in range(2))
+@given(gray_triples(4, 40))
+def test_properties(triple):
+    f, a, b = triple
     if min(np.ptp(a), np.ptp(b), np.ptp(f)) == 0:
         return
-    t = [torch.from_numpy(x)[None, None] for x in (f, a, b)]
+    t = single(f, a, b)
     value = qcv(*t).item()
     assert value >= 0
     assert qcv(t[0], t[2], t[1]).item() == pytest.approx(value, rel=1e-12)          # symmetric in the sources

@@ -12,30 +12,18 @@ from hypothesis import strategies as st
 from metrics import get_metric
 from metrics.qncie import nonlinear_correlation_information_entropy as qncie
 from metrics.qncie import nonlinear_correlation_information_entropy_mefb as qncie_mefb
-
-
-def _normalize1(x):
-    hi, lo = x.max(), x.min()
-    if hi == 0 and lo == 0:
-        return x
-    v = (x - lo) / (hi - lo) * 255
-    return np.sign(v) * np.floor(np.abs(v) + 0.5)
+from tests.metrics.mefb_reference import histogram_entropies, normalize1
+from tests.metrics.metric_inputs import tensors
 
 
 def _ncc(im1, im2):
-    h = np.zeros((256, 256))
-    for x, y in zip(im1.astype(int).ravel(), im2.astype(int).ravel()):
-        h[x, y] += 1
-    h = h / h.sum()
-    m1, m2 = h.sum(axis=0), h.sum(axis=1)
-    hx = -np.sum(m1 * np.log2(m1 + (m1 == 0))) / 8
-    hy = -np.sum(m2 * np.log2(m2 + (m2 == 0))) / 8
-    hxy = -np.sum(h * np.log2(h + (h == 0))) / 8
-    return hx + hy - hxy
+    """NCC.m: mutual information with log base 256 (entropies in bits / 8)."""
+    hx, hy, hxy = histogram_entropies(im1, im2)
+    return hx / 8 + hy / 8 - hxy / 8
 
 
 def mefb_qncie(im1, im2, fused):
-    im1, im2, fused = _normalize1(im1), _normalize1(im2), _normalize1(fused)
+    im1, im2, fused = normalize1(im1), normalize1(im2), normalize1(fused)
     xy, xf, yf = _ncc(im1, im2), _ncc(im1, fused), _ncc(im2, fused)
     r = np.linalg.eigvals(np.array([[1, xy, xf], [xy, 1, yf], [xf, yf, 1]])).real
     hr = -np.sum(r * np.log2(r / 3) / 3) / np.log2(256)
@@ -50,24 +38,20 @@ def _images(seed, shape=(2, 1, 15, 22), levels=256):
     return [a.astype(np.float64) for a in (fused, ir, vis)]
 
 
-def _t(*arrays):
-    return [torch.from_numpy(a) for a in arrays]
-
-
 @pytest.mark.parametrize('seed, levels', [(0, 256), (1, 16), (2, 4)])
 def test_matches_mefb_transcription(seed, levels):
     fused, ir, vis = _images(seed, levels=levels)
     expected = [mefb_qncie(a[0], b[0], f[0]) for f, a, b in zip(fused, ir, vis)]
-    np.testing.assert_allclose(qncie_mefb(*_t(fused, ir, vis)).numpy(), expected, rtol=1e-12)
-    np.testing.assert_allclose(get_metric('qncie', 'mefb')(*_t(fused, ir, vis)).numpy(), expected, rtol=1e-12)
-    np.testing.assert_allclose(qncie(*_t(fused, ir, vis)).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(qncie_mefb(*tensors(fused, ir, vis)).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(get_metric('qncie', 'mefb')(*tensors(fused, ir, vis)).numpy(), expected, rtol=1e-12)
+    np.testing.assert_allclose(qncie(*tensors(fused, ir, vis)).numpy(), expected, rtol=1e-12)
 
 
 def test_mefb_stretch_on_non_integer_values():
     rng = np.random.default_rng(3)
     fused, ir, vis = (rng.uniform(0, 40, size=(1, 1, 12, 12)) for _ in range(3))
     expected = mefb_qncie(ir[0, 0], vis[0, 0], fused[0, 0])
-    assert qncie_mefb(*_t(fused, ir, vis)).item() == pytest.approx(expected, rel=1e-12)
+    assert qncie_mefb(*tensors(fused, ir, vis)).item() == pytest.approx(expected, rel=1e-12)
 
 
 def test_closed_forms_and_degenerate_inputs():
@@ -89,7 +73,7 @@ def test_closed_forms_and_degenerate_inputs():
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2 ** 16))
 def test_permutation_invariant_and_bounded(seed):
-    fused, ir, vis = _t(*_images(seed, shape=(1, 1, 10, 9)))
+    fused, ir, vis = tensors(*_images(seed, shape=(1, 1, 10, 9)))
     value = qncie(fused, ir, vis)
     assert 1 - math.log(3, 256) - 1e-12 <= value.item() <= 1
     # R's eigenvalues do not depend on the order of the three images.

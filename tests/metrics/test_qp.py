@@ -13,6 +13,7 @@ from scipy.signal import correlate2d
 import metrics.qp
 from metrics import get_metric
 from metrics.qp import phase_congruency, phase_congruency_metric
+from tests.metrics.metric_inputs import tensors
 
 
 def _lowpass(rows, cols, cutoff=0.45, n=15):
@@ -126,10 +127,6 @@ def _images(seed, shape):
     return fused, ir, vis
 
 
-def _t(*arrays):
-    return [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
-
-
 @pytest.mark.parametrize('shape', [(24, 32), (25, 31)])   # the grid and lowpass quirks differ for odd sizes
 def test_phase_congruency_matches_transcription(shape):
     image = _images(0, (1, 1) + shape)[1]
@@ -143,11 +140,11 @@ def test_matches_mefb_transcription(seed, shape):
     fused, ir, vis = _images(seed, shape)
     expected = [mefb_qp(a[0], b[0], f[0]) for f, a, b in zip(fused, ir, vis)]
     for fn in (phase_congruency_metric, get_metric('qp', 'mefb'), get_metric('qp')):
-        np.testing.assert_allclose(fn(*_t(fused, ir, vis)).numpy(), expected, rtol=1e-9)
+        np.testing.assert_allclose(fn(*tensors(fused, ir, vis)).numpy(), expected, rtol=1e-9)
 
 
 def test_degenerate_inputs(monkeypatch):
-    fused, ir, vis = _t(*_images(3, (1, 1, 20, 20)))
+    fused, ir, vis = tensors(*_images(3, (1, 1, 20, 20)))
     with pytest.raises(ValueError, match='`vis` is constant in image 0: its log-Gabor responses are all zero'):
         phase_congruency_metric(fused, ir, torch.full_like(vis, 3.))
     monkeypatch.setattr(metrics.qp, 'FEATURE_THRESHOLD', 2.0)   # no PC reaches it: the pixel count is 0
@@ -158,7 +155,7 @@ def test_degenerate_inputs(monkeypatch):
 @settings(max_examples=5, deadline=None)
 @given(seed=st.integers(0, 2 ** 16))
 def test_contrast_invariant_and_symmetric(seed):
-    fused, ir, vis = _t(*_images(seed, (1, 1, 22, 26)))
+    fused, ir, vis = tensors(*_images(seed, (1, 1, 22, 26)))
     value = phase_congruency_metric(fused, ir, vis)
     # Phase congruency ignores contrast and offset up to its 1e-4 guards against 0/0: Qp barely changes.
     torch.testing.assert_close(phase_congruency_metric(fused * 0.5 + 10, ir, vis * 2), value, rtol=1e-4, atol=0)

@@ -6,42 +6,17 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from numpy.lib.stride_tricks import sliding_window_view
-from scipy.signal import correlate2d
 
 from metrics import get_metric
 from metrics.qy import yang_metric, yang_metric_mefb
-
-
-def fspecial_gaussian(size, sigma):
-    r = np.arange(size) - (size - 1) / 2
-    g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma ** 2))
-    g[g < np.finfo(float).eps * g.max()] = 0
-    return g / g.sum()
-
-
-def ssim_yang(img1, img2, exact_flat=True):
-    """MEFB ssim_yang: filter2 'valid' with a 7x7 Gaussian (1.5), C1 = C2 = 2e-16.
-
-    With `exact_flat`, windows where an image is constant get zero variance/covariance (what exact arithmetic gives).
-    """
-    w = fspecial_gaussian(7, 1.5)
-    f = lambda x: correlate2d(x, w, mode='valid')  # noqa: E731
-    mu1, mu2 = f(img1), f(img2)
-    s1, s2, s12 = f(img1 * img1) - mu1 * mu1, f(img2 * img2) - mu2 * mu2, f(img1 * img2) - mu1 * mu2
-    if exact_flat:
-        flat1 = np.ptp(sliding_window_view(img1, (7, 7)), axis=(-2, -1)) == 0
-        flat2 = np.ptp(sliding_window_view(img2, (7, 7)), axis=(-2, -1)) == 0
-        s1[flat1], s2[flat2], s12[flat1 | flat2] = 0, 0, 0
-    c = 2e-16
-    ssim_map = ((2 * mu1 * mu2 + c) * (2 * s12 + c)) / ((mu1 * mu1 + mu2 * mu2 + c) * (s1 + s2 + c))
-    return ssim_map, s1, s2
+from tests.metrics.mefb_reference import ssim_yang
+from tests.metrics.metric_inputs import blended_triple, tensors
 
 
 def mefb_qy(im1, im2, fused):
-    m1, s1, s2 = ssim_yang(im1, im2)
-    m2, _, _ = ssim_yang(im1, fused)
-    m3, _, _ = ssim_yang(im2, fused)
+    m1, s1, s2, _ = ssim_yang(im1, im2)
+    m2 = ssim_yang(im1, fused).ssim
+    m3 = ssim_yang(im2, fused).ssim
     bin_map = m1 >= 0.75
     with np.errstate(invalid='ignore', divide='ignore'):
         ramda = s1 / (s1 + s2)
@@ -52,15 +27,7 @@ def mefb_qy(im1, im2, fused):
 
 
 def _images(seed, shape=(2, 1, 20, 27)):
-    rng = np.random.default_rng(seed)
-    ir = rng.integers(0, 256, size=shape).astype(np.float64)
-    vis = np.clip(ir * 0.5 + rng.normal(60, 25, size=shape), 0, 255).round()
-    fused = np.clip(0.6 * ir + 0.4 * vis + rng.normal(0, 4, size=shape), 0, 255).round()
-    return fused, ir, vis
-
-
-def _t(*arrays):
-    return [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+    return blended_triple(seed, shape, vis_gain=0.5, vis_noise=(60, 25), fused_noise=4, fused_weights=(0.6, 0.4))
 
 
 @pytest.mark.parametrize('seed', [0, 1])
@@ -68,7 +35,7 @@ def test_matches_mefb_transcription(seed):
     fused, ir, vis = _images(seed)
     expected = [mefb_qy(a[0], b[0], f[0]) for f, a, b in zip(fused, ir, vis)]
     for fn in (yang_metric, yang_metric_mefb, get_metric('qy', 'mefb'), get_metric('qy')):
-        np.testing.assert_allclose(fn(*_t(fused, ir, vis)).numpy(), expected, rtol=1e-10)
+        np.testing.assert_allclose(fn(*tensors(fused, ir, vis)).numpy(), expected, rtol=1e-10)
 
 
 def test_constant_regions_use_exact_statistics():
@@ -77,16 +44,16 @@ def test_constant_regions_use_exact_statistics():
     fused[..., :12, :14] = 250.       # ... and in fused, at another level (Octave's value is rounding noise here)
     vis[..., 20:, 20:] = 0.
     expected = mefb_qy(ir[0, 0], vis[0, 0], fused[0, 0])
-    assert yang_metric(*_t(fused, ir, vis)).item() == pytest.approx(expected, rel=1e-10)
+    assert yang_metric(*tensors(fused, ir, vis)).item() == pytest.approx(expected, rel=1e-10)
     # Windows where both sources are constant give lambda = 0/0 and are dropped from the mean.
     vis[..., :12, :14] = 3.
     expected = mefb_qy(ir[0, 0], vis[0, 0], fused[0, 0])
     assert np.isfinite(expected)
-    assert yang_metric(*_t(fused, ir, vis)).item() == pytest.approx(expected, rel=1e-10)
+    assert yang_metric(*tensors(fused, ir, vis)).item() == pytest.approx(expected, rel=1e-10)
 
 
 def test_degenerate_and_small_inputs():
-    fused, ir, vis = _t(*_images(3, shape=(1, 1, 12, 12)))
+    fused, ir, vis = tensors(*_images(3, shape=(1, 1, 12, 12)))
     assert yang_metric(fused, fused, fused).item() == pytest.approx(1.0, abs=1e-12)
     const = torch.full_like(fused, 80.)
     with pytest.raises(ValueError, match='`ir` and `vis` are both constant \\(lambda = 0/0\\) in every window of '
@@ -104,7 +71,7 @@ def test_degenerate_and_small_inputs():
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2 ** 16))
 def test_symmetric_in_sources_and_bounded(seed):
-    fused, ir, vis = _t(*_images(seed, shape=(1, 1, 13, 15)))
+    fused, ir, vis = tensors(*_images(seed, shape=(1, 1, 13, 15)))
     value = yang_metric(fused, ir, vis)
     torch.testing.assert_close(yang_metric(fused, vis, ir), value, rtol=1e-12, atol=1e-14)
     assert -1 - 1e-9 <= value.item() <= 1 + 1e-9

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.ndimage
-import scipy.signal
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,46 +12,23 @@ from skimage.metrics import structural_similarity
 
 from metrics import get_metric
 from metrics.ssim import ssim, ssim_matlab, ssim_skimage, ssim_vifb
+from tests.metrics.mefb_reference import fspecial_gaussian, ssim_maps
+from tests.metrics.metric_inputs import wavy_triple
 
 
 def _images(seed: int, shape=(2, 1, 40, 52), smooth: bool = True) -> tuple[torch.Tensor, ...]:
-    rng = np.random.default_rng(seed)
-    n, _, h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    out = []
-    for _ in range(3):
-        base = 128 + 100 * np.sin(xx / rng.uniform(2, 9) + yy / rng.uniform(2, 9)) if smooth else 128
-        img = np.clip(base + rng.normal(0, rng.uniform(2, 30), shape), 0, 255).round()
-        img[..., : h // 4, : w // 3] = 200          # a flat region: where the tiny constants matter
-        out.append(img)
-    return tuple(torch.from_numpy(x) for x in out)
-
-
-def _fspecial(size=11, sigma=1.5) -> np.ndarray:
-    c = (size - 1) / 2
-    y, x = np.mgrid[-c:c + 1, -c:c + 1]
-    h = np.exp(-(x * x + y * y) / (2 * sigma * sigma))
-    return h / h.sum()
+    # A flat corner in each image: where the tiny constants matter.
+    return wavy_triple(seed, shape, amplitude=100, periods=(2, 9), noise=(2, 30), smooth=smooth, flat_corner=True)
 
 
 def vifb_ssim_transcription(img1: np.ndarray, fused: np.ndarray) -> float:
     """metricsSsim.m's ssim(img1, fused): filter2 'valid' with fspecial('gaussian', 11, 1.5), L = 255, mean2."""
-    w = _fspecial()
-    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
-
-    def filt(x):
-        return scipy.signal.correlate2d(x, w, mode='valid')
-    ua, ub = filt(img1), filt(fused)
-    siga = filt(img1 * img1) - ua * ua
-    sigb = filt(fused * fused) - ub * ub
-    sigab = filt(img1 * fused) - ua * ub
-    m = ((2 * ua * ub + c1) * (2 * sigab + c2)) / ((ua * ua + ub * ub + c1) * (siga + sigb + c2))
-    return m.mean()
+    return ssim_maps(img1, fused).ssim.mean()
 
 
 def matlab_ssim_transcription(a: np.ndarray, ref: np.ndarray) -> float:
     """MATLAB IPT ssim(A, ref) on double images: DynamicRange 1, imfilter(.., 'conv', 'replicate'), full map."""
-    w = _fspecial()
+    w = fspecial_gaussian(11, 1.5)
     c1, c2 = 0.01 ** 2, 0.03 ** 2
 
     def filt(x):

@@ -9,21 +9,13 @@ from hypothesis import strategies as st
 
 from metrics import get_metric
 from metrics.te import tsallis_entropy, tsallis_entropy_mefb
-
-
-def _normalize1(x):
-    hi, lo = x.max(), x.min()
-    if hi == 0 and lo == 0:
-        return x
-    v = (x - lo) / (hi - lo) * 255
-    return np.sign(v) * np.floor(np.abs(v) + 0.5)
+from tests.metrics.mefb_reference import joint_histogram, normalize1
+from tests.metrics.metric_inputs import tensors
 
 
 def _mefb_tsallis(im1, im2, q):
     """MEFB metricsTE.m tsallis(): note im1_marg = sum(h) are the column (im2) sums, indexed by the row level."""
-    h = np.zeros((256, 256))
-    np.add.at(h, (im1.astype(int).ravel(), im2.astype(int).ravel()), 1)
-    h = h / h.sum()
+    h = joint_histogram(im1, im2)
     im1_marg, im2_marg = h.sum(axis=0), h.sum(axis=1)
     result = 0.0
     for i in range(256):
@@ -35,7 +27,7 @@ def _mefb_tsallis(im1, im2, q):
 
 
 def mefb_te(im1, im2, fused):
-    im1, im2, fused = _normalize1(im1), _normalize1(im2), _normalize1(fused)
+    im1, im2, fused = normalize1(im1), normalize1(im2), normalize1(fused)
     return _mefb_tsallis(im1, fused, 1.85) + _mefb_tsallis(im2, fused, 1.85)
 
 
@@ -62,23 +54,19 @@ def _images(seed, shape=(2, 1, 17, 21), levels=256):
     return [a.astype(np.float64) for a in (fused, ir, vis)]
 
 
-def _t(*arrays):
-    return [torch.from_numpy(a) for a in arrays]
-
-
 @pytest.mark.parametrize('seed, levels', [(0, 256), (1, 12), (2, 3)])
 def test_mefb_variant_matches_transcription(seed, levels):
     fused, ir, vis = _images(seed, levels=levels)
     expected = [mefb_te(a[0], b[0], f[0]) for f, a, b in zip(fused, ir, vis)]
-    np.testing.assert_allclose(tsallis_entropy_mefb(*_t(fused, ir, vis)).numpy(), expected, rtol=1e-11)
-    np.testing.assert_allclose(get_metric('te', 'mefb')(*_t(fused, ir, vis)).numpy(), expected, rtol=1e-11)
+    np.testing.assert_allclose(tsallis_entropy_mefb(*tensors(fused, ir, vis)).numpy(), expected, rtol=1e-11)
+    np.testing.assert_allclose(get_metric('te', 'mefb')(*tensors(fused, ir, vis)).numpy(), expected, rtol=1e-11)
 
 
 @pytest.mark.parametrize('seed, levels, q', [(3, 256, 1.85), (4, 7, 1.85), (5, 50, 0.43137), (6, 256, 3.0)])
 def test_default_matches_textbook(seed, levels, q):
     fused, ir, vis = _images(seed, levels=levels)
     expected = [textbook_te(f[0], a[0], b[0], q) for f, a, b in zip(fused, ir, vis)]
-    np.testing.assert_allclose(tsallis_entropy(*_t(fused, ir, vis), q=q).numpy(), expected, rtol=1e-11)
+    np.testing.assert_allclose(tsallis_entropy(*tensors(fused, ir, vis), q=q).numpy(), expected, rtol=1e-11)
 
 
 def test_mefb_marginal_mixup_differs_from_textbook():
@@ -95,7 +83,7 @@ def test_mefb_marginal_mixup_differs_from_textbook():
 
 
 def test_degenerate_inputs():
-    fused, ir, vis = _t(*_images(7, shape=(1, 1, 12, 12)))
+    fused, ir, vis = tensors(*_images(7, shape=(1, 1, 12, 12)))
     const = torch.full_like(fused, 200.)
     # A constant image carries no information: I_q = 0 exactly (sum of p(f) = 1).
     assert tsallis_entropy(fused, const, const).abs().item() < 1e-12
@@ -111,7 +99,7 @@ def test_degenerate_inputs():
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2 ** 16))
 def test_symmetric_in_sources_and_invariant_to_relabelling(seed):
-    fused, ir, vis = _t(*_images(seed, shape=(1, 1, 9, 10)))
+    fused, ir, vis = tensors(*_images(seed, shape=(1, 1, 9, 10)))
     value = tsallis_entropy(fused, ir, vis)
     torch.testing.assert_close(tsallis_entropy(fused, vis, ir), value, rtol=1e-12, atol=0)
     torch.testing.assert_close(tsallis_entropy_mefb(fused, vis, ir), tsallis_entropy_mefb(fused, ir, vis),

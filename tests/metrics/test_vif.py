@@ -1,4 +1,4 @@
-"""VIF against an independent numpy/scipy transcription of vifp_mscale.m / CDDFuse compare_viff (2-D convolve2d)."""
+"""VIF against an independent numpy/scipy transcription of vifp_mscale.m / CDDFuse compare_viff (2-D filters)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,58 +6,25 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.signal import convolve2d
 
 from metrics import get_metric
-from metrics.vif import gaussian_taps, separable_valid, vif, vif_cddfuse, vif_uint8
+from metrics.vif import vif, vif_cddfuse, vif_uint8
+from tests.metrics.mefb_reference import vif_gain_and_noise, vifp_scales
+from tests.metrics.metric_inputs import wavy_triple
 
-
-def _window(n: int) -> np.ndarray:
-    sd = n / 5.0
-    m = (n - 1) / 2
-    y, x = np.ogrid[-m:m + 1, -m:m + 1]
-    h = np.exp(-(x * x + y * y) / (2 * sd * sd))
-    h[h < np.finfo(h.dtype).eps * h.max()] = 0
-    return h / h.sum()
-
-
-def _filter_valid(x: np.ndarray, win: np.ndarray) -> np.ndarray:
-    """MATLAB filter2(win, x, 'valid'), empty when x is smaller than the window."""
-    if x.shape[0] < win.shape[0] or x.shape[1] < win.shape[1]:
-        return np.zeros((max(x.shape[0] - win.shape[0] + 1, 0), max(x.shape[1] - win.shape[1] + 1, 0)))
-    return convolve2d(x, np.rot90(win, 2), mode='valid')
+# Every test runs through the fused CPU kernels and through the torch form.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
 
 
 def reference_vifp(ref: np.ndarray, dist: np.ndarray, uint8: bool = False) -> float:
     """vifp_mscale(ref, dist), line by line; `uint8` makes the scale-1 products saturate like MATLAB uint8."""
     num = den = 0.0
-    for scale in range(1, 5):
-        n = 2 ** (4 - scale + 1) + 1
-        win = _window(n)
-        if scale > 1:
-            ref = _filter_valid(ref, win)[::2, ::2]
-            dist = _filter_valid(dist, win)[::2, ::2]
+    for scale, (r, d, win) in enumerate(vifp_scales(ref, dist), 1):
+        products = None
         if uint8 and scale == 1:
-            ri, di = ref.astype(np.int64), dist.astype(np.int64)
-            rr, dd, rd = (np.minimum(p, 255).astype(float) for p in (ri * ri, di * di, ri * di))
-        else:
-            rr, dd, rd = ref * ref, dist * dist, ref * dist
-        mu1, mu2 = _filter_valid(ref, win), _filter_valid(dist, win)
-        sigma1_sq = _filter_valid(rr, win) - mu1 * mu1
-        sigma2_sq = _filter_valid(dd, win) - mu2 * mu2
-        sigma12 = _filter_valid(rd, win) - mu1 * mu2
-        sigma1_sq[sigma1_sq < 0] = 0
-        sigma2_sq[sigma2_sq < 0] = 0
-        g = sigma12 / (sigma1_sq + 1e-10)
-        sv_sq = sigma2_sq - g * sigma12
-        g[sigma1_sq < 1e-10] = 0
-        sv_sq[sigma1_sq < 1e-10] = sigma2_sq[sigma1_sq < 1e-10]
-        sigma1_sq[sigma1_sq < 1e-10] = 0
-        g[sigma2_sq < 1e-10] = 0
-        sv_sq[sigma2_sq < 1e-10] = 0
-        sv_sq[g < 0] = sigma2_sq[g < 0]
-        g[g < 0] = 0
-        sv_sq[sv_sq <= 1e-10] = 1e-10
+            ri, di = r.astype(np.int64), d.astype(np.int64)
+            products = tuple(np.minimum(p, 255).astype(float) for p in (ri * ri, di * di, ri * di))
+        g, sv_sq, sigma1_sq = vif_gain_and_noise(r, d, win, products)
         num += np.sum(np.log10(1 + g * g * sigma1_sq / (sv_sq + 2)))
         den += np.sum(np.log10(1 + sigma1_sq / 2))
     with np.errstate(invalid='ignore'):
@@ -65,14 +32,7 @@ def reference_vifp(ref: np.ndarray, dist: np.ndarray, uint8: bool = False) -> fl
 
 
 def _triple(seed: int, shape=(2, 1, 64, 72), smooth: bool = True) -> tuple[torch.Tensor, ...]:
-    rng = np.random.default_rng(seed)
-    n, _, h, w = shape
-    yy, xx = np.mgrid[0:h, 0:w]
-    out = []
-    for _ in range(3):
-        base = 128 + 90 * np.sin(xx / rng.uniform(3, 12) + yy / rng.uniform(3, 12)) if smooth else 128
-        out.append(np.clip(base + rng.normal(0, 25, shape), 0, 255).round())
-    return tuple(torch.from_numpy(x) for x in out)
+    return wavy_triple(seed, shape, amplitude=90, periods=(3, 12), noise=25, smooth=smooth)
 
 
 @pytest.mark.parametrize('seed, shape', [(0, (2, 1, 64, 72)), (1, (1, 1, 41, 45)), (2, (3, 1, 30, 50)),
@@ -96,17 +56,6 @@ def test_tang2022_saturating_products_match_transcription(seed):
     assert (ours > vif(f, a, b)).all()   # the saturated variances shrink the denominator more than the numerator
     # MATLAB uint8(): non-integer inputs round half away from zero first.
     torch.testing.assert_close(vif_uint8(f + 0.5 - 1e-9, a, b), vif_uint8(f, a, b))
-
-
-def test_separable_filter_equals_2d_filter2():
-    x = torch.rand(2, 3, 37, 29, dtype=torch.float64) * 255
-    for size in (17, 9, 5, 3):
-        taps = gaussian_taps(size, size / 5)
-        want = np.stack([[_filter_valid(c.numpy(), _window(size)) for c in img] for img in x])
-        np.testing.assert_allclose(separable_valid(x, taps).numpy(), want, rtol=1e-12, atol=1e-9)
-        np.testing.assert_allclose(separable_valid(x, taps, stride=2).numpy(), want[..., ::2, ::2], rtol=1e-12,
-                                   atol=1e-9)
-    assert separable_valid(x[..., :10, :], gaussian_taps(17, 3.4)).shape == (2, 3, 0, 13)
 
 
 def test_identity_scores_two_and_blur_scores_less():

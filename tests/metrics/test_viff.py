@@ -6,44 +6,18 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.signal import correlate2d
 
 from metrics import get_metric
 from metrics.viff import han_viff
-
-
-def fspecial_gaussian(size, sigma):
-    r = np.arange(size) - (size - 1) / 2
-    g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * sigma ** 2))
-    g[g < np.finfo(float).eps * g.max()] = 0
-    return g / g.sum()
+from tests.metrics.mefb_reference import vif_gain_and_noise, vifp_scales
+from tests.metrics.metric_inputs import blended_triple, tensors
 
 
 def com_vid_vind_g(ref, dist, sq):
     """ComVidVindG: per-scale VID, VIND and g maps of `ref` against `dist`."""
     out = []
-    for scale in range(1, 5):
-        n = 2 ** (4 - scale + 1) + 1
-        win = fspecial_gaussian(n, n / 5)
-        f = lambda x: correlate2d(x, win, mode='valid')  # noqa: E731
-        if scale > 1:
-            ref, dist = f(ref)[::2, ::2], f(dist)[::2, ::2]
-        mu1, mu2 = f(ref), f(dist)
-        s1 = f(ref * ref) - mu1 * mu1
-        s2 = f(dist * dist) - mu2 * mu2
-        s12 = f(ref * dist) - mu1 * mu2
-        s1[s1 < 0] = 0
-        s2[s2 < 0] = 0
-        g = s12 / (s1 + 1e-10)
-        sv = s2 - g * s12
-        g[s1 < 1e-10] = 0
-        sv[s1 < 1e-10] = s2[s1 < 1e-10]
-        s1[s1 < 1e-10] = 0
-        g[s2 < 1e-10] = 0
-        sv[s2 < 1e-10] = 0
-        sv[g < 0] = s2[g < 0]
-        g[g < 0] = 0
-        sv[sv <= 1e-10] = 1e-10
+    for r, d, win in vifp_scales(ref, dist):
+        g, sv, s1 = vif_gain_and_noise(r, d, win)
         out.append((np.log10(1 + g ** 2 * s1 / (sv + sq)), np.log10(1 + s1 / sq), g))
     return out
 
@@ -59,15 +33,7 @@ def mefb_viff(im1, im2, fused):
 
 
 def _images(seed, shape=(2, 1, 45, 52)):
-    rng = np.random.default_rng(seed)
-    ir = rng.integers(0, 256, size=shape).astype(np.float64)
-    vis = np.clip(rng.normal(120, 50, size=shape) + 0.3 * ir, 0, 255).round()
-    fused = np.clip(0.5 * ir + 0.5 * vis + rng.normal(0, 15, size=shape), 0, 255).round()
-    return fused, ir, vis
-
-
-def _t(*arrays):
-    return [torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]
+    return blended_triple(seed, shape, vis_gain=0.3, vis_noise=(120, 50), fused_noise=15)
 
 
 @pytest.mark.parametrize('seed', [0, 1])
@@ -75,21 +41,23 @@ def test_matches_mefb_transcription(seed):
     fused, ir, vis = _images(seed)
     expected = [mefb_viff(a[0], b[0], f[0]) for f, a, b in zip(fused, ir, vis)]
     for fn in (han_viff, get_metric('viff', 'mefb'), get_metric('viff')):
-        np.testing.assert_allclose(fn(*_t(fused, ir, vis)).numpy(), expected, rtol=1e-10)
+        np.testing.assert_allclose(fn(*tensors(fused, ir, vis)).numpy(), expected, rtol=1e-10)
 
 
 def test_ties_take_the_second_source():
     fused, ir, vis = _images(2, shape=(1, 1, 41, 44))
     fused[:] = 77.   # constant fused image: g = 0 for both sources everywhere, VIND comes from `vis`
     expected = mefb_viff(ir[0, 0], vis[0, 0], fused[0, 0])
-    assert han_viff(*_t(fused, ir, vis)).item() == pytest.approx(expected, rel=1e-10)
+    ours = han_viff(*tensors(fused, ir, vis)).item()
+    assert ours == pytest.approx(expected, rel=1e-10)
     swapped = mefb_viff(vis[0, 0], ir[0, 0], fused[0, 0])
-    assert han_viff(*_t(fused, vis, ir)).item() == pytest.approx(swapped, rel=1e-10)
-    assert han_viff(*_t(fused, ir, vis)).item() != pytest.approx(han_viff(*_t(fused, vis, ir)).item(), rel=1e-3)
+    ours_swapped = han_viff(*tensors(fused, vis, ir)).item()
+    assert ours_swapped == pytest.approx(swapped, rel=1e-10)
+    assert ours != pytest.approx(ours_swapped, rel=1e-3)
 
 
 def test_constant_sources_and_small_images():
-    fused, ir, vis = _t(*_images(3, shape=(1, 1, 41, 41)))
+    fused, ir, vis = tensors(*_images(3, shape=(1, 1, 41, 41)))
     const = torch.full_like(fused, 128.)
     # Constant sources: VID = VIND = 0, so every scale is (n C) / (n C) = 1 and VIFF = sum(p) = 1.
     assert han_viff(fused, const, const).item() == pytest.approx(1.0, abs=1e-12)
@@ -100,6 +68,6 @@ def test_constant_sources_and_small_images():
 @settings(max_examples=5, deadline=None)
 @given(seed=st.integers(0, 2 ** 16))
 def test_identical_images_and_bounds(seed):
-    fused, ir, vis = _t(*_images(seed, shape=(1, 1, 42, 43)))
+    fused, ir, vis = tensors(*_images(seed, shape=(1, 1, 42, 43)))
     assert han_viff(ir, ir, ir).item() == pytest.approx(1.0, abs=1e-8)
     assert 0 <= han_viff(fused, ir, vis).item() <= 1 + 1e-8
