@@ -9,6 +9,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # Cheap metrics for pipeline tests: the pipeline is what they test; each metric has its own tests.
 FAST_METRICS = ['en', 'sd', 'sf']
+# Methods for pipeline tests: the exact pixel rules. `--methods all` includes the baseline networks (seconds to a
+# minute per pair on a CPU, and error rows where weights are missing), which pipeline tests do not need.
+PIPELINE_METHODS = ['average', 'maximum']
+PIPELINE = ','.join(PIPELINE_METHODS)
 
 
 def weightless_methods() -> list[str]:

@@ -29,11 +29,9 @@ from bench import download
 from bench.cli import main
 from bench.datasets import list_datasets, load_manifest
 from bench.results import ERROR_COLUMNS, SCORE_COLUMNS, TIMING_COLUMNS
-from tests.conftest import FAST_METRICS, weightless_methods
+from tests.conftest import FAST_METRICS, PIPELINE, PIPELINE_METHODS
 
 FAST = ','.join(FAST_METRICS)
-# Pipeline tests run the methods without weight files; the baselines have their own tests.
-PIXEL_RULES = weightless_methods()
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / 'data_manifests'
@@ -112,11 +110,11 @@ def no_backoff(monkeypatch):
 
 def test_run_all_methods_on_full_tno42(data_root, tmp_path, capsys):
     out = tmp_path / 'run'
-    argv = ['run', '--methods', ','.join(PIXEL_RULES), '--datasets', 'tno42', '--data-root', str(data_root),
-            '--out', str(out), '--metrics', ','.join(FAST_METRICS), '--no-progress']
+    argv = ['run', '--methods', PIPELINE, '--datasets', 'tno42', '--data-root', str(data_root), '--out', str(out),
+            '--metrics', ','.join(FAST_METRICS), '--no-progress']
     code, stdout, stderr = cli(capsys, *argv)
     assert code == 0, stderr
-    names, metric_names = PIXEL_RULES, FAST_METRICS
+    names, metric_names = PIPELINE_METHODS, FAST_METRICS
     assert {'average', 'maximum'} <= set(names) and metric_names
     manifest = load_manifest('tno42')
     pairs = [p.name for p in manifest.pairs]
@@ -171,9 +169,9 @@ def test_run_all_methods_on_full_tno42(data_root, tmp_path, capsys):
 def test_rerun_fuses_nothing_and_adds_only_missing_metrics(data_root, tmp_path, capsys):
     toml = subset_manifest(tmp_path / 'manifests', ['03', '11', '20'])
     out = tmp_path / 'run'
-    base = ['run', '--methods', ','.join(PIXEL_RULES), '--datasets', str(toml), '--data-root', str(data_root),
-            '--out', str(out), '--no-progress']
-    n_methods = len(PIXEL_RULES)
+    base = ['run', '--methods', PIPELINE, '--datasets', str(toml), '--data-root', str(data_root), '--out', str(out),
+            '--no-progress']
+    n_methods = len(PIPELINE_METHODS)
     code, stdout, _ = cli(capsys, *base, '--metrics', 'en')
     assert code == 0 and f'Fused {3 * n_methods} pairs' in stdout
     pngs = sorted((out / 'fused' / 'tno42mini').rglob('*.png'))
@@ -266,10 +264,10 @@ def test_results_pattern_matching_nothing_gives_error_rows(data_root, tmp_path, 
 def test_run_on_synthetic_set_needs_no_data(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv('BENCH_DATA_ROOT', raising=False)
     out = tmp_path / 'run'
-    code, stdout, stderr = cli(capsys, 'run', '--methods', *PIXEL_RULES, '--datasets', 'synthetic', '--metrics', FAST,
+    code, stdout, stderr = cli(capsys, 'run', '--methods', PIPELINE, '--datasets', 'synthetic', '--metrics', FAST,
                                '--out', out, '--no-progress')
     assert code == 0, stderr
-    n_methods, n_metrics = len(PIXEL_RULES), len(FAST_METRICS)
+    n_methods, n_metrics = len(PIPELINE_METHODS), len(FAST_METRICS)
     scores = table(out / 'scores.csv', SCORE_COLUMNS)
     assert len(scores) == 4 * n_methods * n_metrics and {r['dataset'] for r in scores} == {'synthetic'}
     assert len(table(out / 'timing.csv', TIMING_COLUMNS)) == 4 * n_methods
@@ -286,8 +284,8 @@ def test_missing_data_falls_back_to_synthetic(tmp_path, capsys, no_backoff, offl
     empty.mkdir()
     out = tmp_path / 'run'
     how = ['--mirror', f'http://127.0.0.1:{closed_port()}'] if offline == 'closed-mirror' else ['--no-fetch']
-    code, stdout, stderr = cli(capsys, 'run', '--methods', *PIXEL_RULES, '--datasets', 'tno42', '--metrics', FAST,
-                               '--data-root', empty, *how, '--out', out, '--no-progress')
+    code, stdout, stderr = cli(capsys, 'run', '--datasets', 'tno42', '--metrics', FAST, '--data-root', empty, *how,
+                               '--out', out, '--no-progress')
     assert code == 0, stderr
     assert 'SYNTHETIC SET INSTEAD' in stderr and 'tno42' in stderr
     assert 'synthetic' in stdout.lower() and 'tno42 is not available' in stdout
@@ -307,12 +305,12 @@ def test_no_fallback_makes_missing_data_error_rows(tmp_path, capsys, no_backoff)
     empty = tmp_path / 'empty'
     empty.mkdir()
     out = tmp_path / 'run'
-    code, stdout, stderr = cli(capsys, 'run', '--methods', *PIXEL_RULES, '--datasets', 'tno42', '--metrics', FAST,
+    code, stdout, stderr = cli(capsys, 'run', '--methods', PIPELINE, '--datasets', 'tno42', '--metrics', FAST,
                                '--data-root', empty, '--mirror',
                                f'http://127.0.0.1:{closed_port()}', '--no-fallback', '--out', out, '--no-progress')
     assert code == 1
     assert 'synthetic' not in (stdout + stderr).lower()
-    n_methods = len(PIXEL_RULES)
+    n_methods = len(PIPELINE_METHODS)
     errors = table(out / 'errors.csv', ERROR_COLUMNS)
     assert len(errors) == 42 * n_methods
     assert {(r['stage'], r['error']) for r in errors} == {('load', 'ImageError')}

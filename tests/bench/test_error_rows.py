@@ -16,13 +16,10 @@ import pytest
 import methods
 from bench.cli import main
 from bench.results import ERROR_COLUMNS, SCORE_COLUMNS, TIMING_COLUMNS
-from tests.conftest import FAST_METRICS, weightless_methods
+from tests.conftest import FAST_METRICS, PIPELINE, PIPELINE_METHODS
 
 REPO = Path(__file__).resolve().parents[2]
 PAIRS = ['01', '02', '03']
-# These tests are about input files: they run the methods that need no weight files (a method whose weights are
-# missing is an error row of its own, tested in test_baselines_run.py).
-RUNNABLE = weightless_methods()
 GARBAGE = b'this is not an image\n' * 50
 
 
@@ -64,9 +61,8 @@ class MiniSet:
         self.write_sha()
 
     def run(self, capsys, out: Path, *extra: str) -> tuple[int, str, str]:
-        code = main(['run', '--methods', ','.join(RUNNABLE), '--datasets', str(self.toml),
-                     '--data-root', str(self.root), '--out', str(out), '--metrics', ','.join(FAST_METRICS),
-                     '--no-progress', *extra])
+        code = main(['run', '--methods', PIPELINE, '--datasets', str(self.toml), '--data-root', str(self.root),
+                     '--out', str(out), '--metrics', ','.join(FAST_METRICS), '--no-progress', *extra])
         stdout, stderr = capsys.readouterr()
         return code, stdout, stderr
 
@@ -112,7 +108,7 @@ def test_bad_file_is_an_error_row_and_the_run_goes_on(mini, tmp_path, capsys, br
     error, fragments = breaker(mini)
     out = tmp_path / 'run'
     code, stdout, stderr = mini.run(capsys, out)
-    names, n_metrics = RUNNABLE, len(FAST_METRICS)
+    names, n_metrics = PIPELINE_METHODS, len(FAST_METRICS)
 
     assert code == 1
     assert 'Traceback' not in stderr and f'{len(names)} error(s)' in stderr
@@ -141,7 +137,7 @@ def test_failed_pair_is_retried_when_the_run_is_resumed(mini, tmp_path, capsys):
 
     shutil.copyfile(mini.source / 'ir' / '02.png', mini.folder / 'ir' / '02.png')
     code, stdout, stderr = mini.run(capsys, out)
-    n = len(RUNNABLE)
+    n = len(PIPELINE_METHODS)
     assert code == 0, stderr
     assert f'Fused {n} pairs, reused 0 from an earlier run' in stdout
     assert table(out / 'errors.csv', ERROR_COLUMNS) == []  # errors.csv is the latest invocation's
