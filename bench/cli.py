@@ -263,6 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     rep = sub.add_parser('report', help='(re)build report/index.html of a run folder')
     rep.add_argument('run_dir')
     rep.set_defaults(func=cmd_report)
+
+    from bench.train import add_parser as add_train_parser
+    add_train_parser(sub)
     return parser
 
 

@@ -6,6 +6,7 @@ from methods._weights import WeightsNotFound, default_weights_dir
 
 # One import per method module; importing registers the methods.
 from methods import pixel_rules  # noqa: E402,F401
+from methods import dfecf  # noqa: E402,F401
 
 __all__ = ['FusionMethod', 'MethodSpec', 'Weights', 'WeightsNotFound', 'check_pair', 'create_method',
            'default_weights_dir', 'get_method_spec', 'list_methods', 'register_method']
