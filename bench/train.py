@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-__all__ = ['add_parser', 'cmd_train']
+__all__ = ['add_parser', 'cmd_train', 'weights_options']
 
 
 DESCRIPTION = (
@@ -74,3 +74,32 @@ def add_parser(subparsers) -> None:
     p.add_argument('--fresh', action='store_true', help='ignore an existing checkpoint in --out')
     p.add_argument('--no-progress', action='store_true')
     p.set_defaults(func=cmd_train)
+
+
+def weights_options(values: list[str], method_names: list[str]) -> dict[str, dict]:
+    """`bench run --weights NAME=PATH` -> {NAME: {'weights': PATH}}, the keywords `create_method` passes to NAME.
+
+    Only for methods whose factory takes its own weights file (those trained by this project); methods with official
+    checkpoints read them from the weights directory.
+
+    Raises:
+        UsageError: for a malformed value, a method not in the run, a method without such a factory, a missing file.
+    """
+    import inspect
+    import methods
+    from bench.cli import UsageError
+    out: dict[str, dict] = {}
+    for text in values:
+        name, sep, path = text.partition('=')
+        name = name.strip().lower()
+        if not sep or not name or not path:
+            raise UsageError(f'Expected --weights NAME=PATH, but got {text!r}.')
+        if name not in method_names:
+            raise UsageError(f'--weights {name}: not among the methods of this run ({", ".join(method_names)}).')
+        spec = methods.get_method_spec(name)
+        if spec.weights or 'weights' not in inspect.signature(spec.build).parameters:
+            raise UsageError(f'--weights does not apply to {name!r}: it loads its official files from --weights-dir.')
+        if not Path(path).is_file():
+            raise UsageError(f'--weights {name}: file not found: {path}')
+        out[name] = {'weights': Path(path)}
+    return out

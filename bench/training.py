@@ -25,7 +25,8 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-__all__ = ['TrainConfig', 'add_parser', 'train', 'load_training_pairs', 'learning_rate', 'epoch_patches']
+__all__ = ['TrainConfig', 'train', 'load_training_pairs', 'learning_rate', 'epoch_patches', 'steps_per_epoch',
+           'target_level']
 
 # Data sets the benchmark uses as test sets: never trained on (MSRS test pairs are caught by their split).
 TEST_SETS = ('tno42', 'tno21')
@@ -88,6 +89,11 @@ def load_training_pairs(specs: list[str], data_root: Path) -> list[tuple[str, Te
             vis = vis[None] if vis.ndim == 2 else rgb_to_ycbcr(vis.permute(2, 0, 1)[None])[0][0].clamp(0, 1)
             out.append((f'{name}/{pair.name}', ir, vis))
     return out
+
+
+def target_level(pairs: list[tuple[str, Tensor, Tensor]]) -> float:
+    """Mean over the training pairs of the pixel-loss target max(ir, vis): the level the output starts at."""
+    return sum(torch.maximum(ir, vis).mean().item() for _, ir, vis in pairs) / len(pairs)
 
 
 def epoch_patches(cfg: TrainConfig, epoch: int, sizes: list[tuple[int, int]]) -> Tensor:
@@ -179,11 +185,20 @@ def train(cfg: TrainConfig, out: Path, *, data_root: Path, device: str = 'cpu', 
     Raises:
         ValueError: when the checkpoint in `out` was written under another configuration, or the data is unusable.
     """
+    previous_threads = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    try:
+        return _train(cfg, out, data_root, device, checkpoint_minutes, max_steps, fresh, progress, log)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(cfg: TrainConfig, out: Path, data_root: Path, device, checkpoint_minutes: float, max_steps: int | None,
+           fresh: bool, progress: bool, log) -> dict:
     from bench.progress import progress_bar
     from methods.dfecf import build_loss, build_network, export_state_dict
 
-    if threads:
-        torch.set_num_threads(threads)
     out.mkdir(parents=True, exist_ok=True)
     pairs = load_training_pairs(cfg.data, data_root)
     sizes = [tuple(ir.shape[-2:]) for _, ir, _ in pairs]
@@ -192,7 +207,9 @@ def train(cfg: TrainConfig, out: Path, *, data_root: Path, device: str = 'cpu', 
         raise ValueError(f'Training images smaller than the {cfg.patch_size}-pixel patch: {", ".join(small[:5])}.')
 
     torch.manual_seed(cfg.seed)
-    net = build_network(cfg.method).to(device).train()
+    net = build_network(cfg.method)
+    net.init_output_level(target_level(pairs))
+    net = net.to(device).train()
     loss_fn = build_loss(cfg.method)
     optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     epoch, step, history, elapsed = 0, 0, [], 0.0

@@ -18,7 +18,8 @@ TINY = dict(method='dfecf', data=['synthetic'], epochs=2, patches_per_epoch=2, b
 
 
 def _train(tmp_path, name, **kw):
-    options = dict(data_root=tmp_path / 'data', device='cpu', progress=False, log=lambda *a: None)
+    # One thread: tiny steps on a shared CPU spend most of their time waiting on other threads otherwise.
+    options = dict(data_root=tmp_path / 'data', device='cpu', threads=1, progress=False, log=lambda *a: None)
     options.update(kw)
     return train(TrainConfig(**TINY), tmp_path / name, **options)
 
@@ -27,8 +28,8 @@ def test_two_step_training_run_writes_everything(tmp_path):
     summary = _train(tmp_path, 'run')
     out = tmp_path / 'run'
     assert summary['finished'] and summary['steps_done'] == 2 and summary['epochs_done'] == 2
-    assert {p.name for p in out.iterdir()} >= {'checkpoint.pt', 'losses.csv', 'losses.png', 'train.json',
-                                                'weights.pt'}
+    expected = {'checkpoint.pt', 'losses.csv', 'losses.png', 'train.json', 'weights.pt'}
+    assert {p.name for p in out.iterdir()} >= expected
     rows = list(csv.DictReader(open(out / 'losses.csv')))
     assert [(r['epoch'], r['step'], float(r['lr'])) for r in rows] == [('1', '0', 1e-3), ('2', '0', 5e-4)]
     for r in rows:
@@ -49,7 +50,7 @@ def test_training_is_deterministic_under_a_seed(tmp_path):
     a = torch.load(tmp_path / 'a' / 'weights.pt', weights_only=True)
     b = torch.load(tmp_path / 'b' / 'weights.pt', weights_only=True)
     assert all(torch.equal(a[k], b[k]) for k in a)
-    other = train(TrainConfig(**{**TINY, 'seed': 4}), tmp_path / 'c', data_root=tmp_path / 'data',
+    other = train(TrainConfig(**{**TINY, 'seed': 4}), tmp_path / 'c', data_root=tmp_path / 'data', threads=1,
                   progress=False, log=lambda *a: None)
     assert other['finished']
     c = torch.load(tmp_path / 'c' / 'weights.pt', weights_only=True)
@@ -72,7 +73,8 @@ def test_interrupted_training_resumes_exactly(tmp_path):
 def test_resume_refuses_another_configuration(tmp_path):
     _train(tmp_path, 'run', max_steps=1)
     with pytest.raises(ValueError, match='another configuration.*seed'):
-        train(TrainConfig(**{**TINY, 'seed': 9}), tmp_path / 'run', data_root=tmp_path / 'data', progress=False)
+        train(TrainConfig(**{**TINY, 'seed': 9}), tmp_path / 'run', data_root=tmp_path / 'data', threads=1,
+              progress=False)
 
 
 def test_learning_rate_schedule_of_table_2():
@@ -137,3 +139,46 @@ def test_weights_of_another_variant_are_refused(tmp_path):
         create_method('dfecf', weights=path)
     with pytest.raises(FileNotFoundError, match='not found'):
         create_method('dfecf', weights=tmp_path / 'missing.pt')
+
+
+@pytest.fixture
+def probe_method():
+    """A method whose factory takes its own weights file (a constant grey level), removed after the test."""
+    from methods import FusionMethod, register_method
+    from methods._registry import _METHODS
+
+    class Constant(FusionMethod):
+        def __init__(self, weights=None):
+            super().__init__()
+            self.value = float(open(weights).read()) if weights else 0.5
+
+        def forward(self, ir, vis):
+            return torch.full_like(ir, self.value)
+
+    register_method('probe-weights', paper='test', licence='test')(lambda weights=None: Constant(weights))
+    yield
+    del _METHODS['probe-weights']
+
+
+def test_run_weights_option_reaches_the_factory(tmp_path, capsys, probe_method):
+    import cv2
+    (tmp_path / 'w.txt').write_text('0.2')
+    out = tmp_path / 'run'
+    code = main(['run', '--methods', 'probe-weights', '--weights', f'probe-weights={tmp_path / "w.txt"}',
+                 '--datasets', 'synthetic', '--metrics', 'en', '--out', str(out), '--no-progress'])
+    assert code == 0, capsys.readouterr().err
+    fused = cv2.imread(str(out / 'fused' / 'synthetic' / 'probe-weights' / '01.png'), cv2.IMREAD_UNCHANGED)
+    assert (fused == 51).all()  # 0.2 * 255
+
+
+@pytest.mark.parametrize('value, message', [
+    ('dfecf', 'Expected --weights NAME=PATH'),
+    ('dfecf-no-de=w.pt', 'not among the methods of this run'),
+    ('average=w.pt', "does not apply to 'average'"),
+    ('dfecf=missing.pt', 'file not found: missing.pt'),
+])
+def test_run_weights_option_errors(tmp_path, capsys, value, message):
+    methods_option = 'average' if value.startswith('average') else 'dfecf'
+    code = main(['run', '--methods', methods_option, '--weights', value, '--datasets', 'synthetic',
+                 '--out', str(tmp_path / 'run'), '--no-progress'])
+    assert code == 2 and message in capsys.readouterr().err

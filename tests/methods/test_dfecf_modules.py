@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 
 from methods.dfecf import VARIANTS, build_loss, build_network
 from methods.dfecf.loss import (JointLoss, auxiliary_loss, gradient_loss, local_variance, pixel_loss,
