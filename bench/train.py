@@ -11,7 +11,8 @@ DESCRIPTION = (
     'Trains a DFECF variant with the paper\'s protocol (Table 2 defaults: 128x128 patches, batch 32, Adam, learning '
     'rate 1e-3 halved every epoch after epoch 15, 30 epochs). Each epoch draws --patches-per-epoch random crops with '
     'a generator seeded by (seed, epoch). Checkpoints are written every --checkpoint-minutes and after every epoch; '
-    'running the same command again resumes and reproduces the uninterrupted run exactly. Writes checkpoint.pt, '
+    'running the same command again resumes and reproduces the uninterrupted run exactly. After the last epoch the '
+    'batch-norm statistics are recomputed with the final weights (--bn-batches). Writes checkpoint.pt, '
     'losses.csv, losses.png, train.json and, when finished, weights.pt (load it with `bench run --weights '
     'METHOD=PATH`).')
 
@@ -24,12 +25,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.method not in VARIANTS:
         from methods._registry import suggest
         raise UsageError(suggest(args.method, list(VARIANTS), 'trainable method'))
-    for option in ('epochs', 'patches_per_epoch', 'batch_size', 'patch_size', 'decay_after', 'checkpoint_minutes'):
-        if getattr(args, option) <= 0 and not (option == 'decay_after' and args.decay_after == 0):
-            raise UsageError(f'--{option.replace("_", "-")} must be positive, but got {getattr(args, option)}.')
+    for option in ('epochs', 'patches_per_epoch', 'batch_size', 'patch_size', 'decay_after', 'checkpoint_minutes',
+                   'bn_batches'):
+        value = getattr(args, option)
+        if value < 0 or (value == 0 and option not in ('decay_after', 'bn_batches')):
+            raise UsageError(f'--{option.replace("_", "-")} must be positive, but got {value}.')
     cfg = TrainConfig(method=args.method, data=[d.strip() for item in args.data for d in item.split(',') if d.strip()],
                       epochs=args.epochs, patches_per_epoch=args.patches_per_epoch, batch_size=args.batch_size,
-                      patch_size=args.patch_size, lr=args.lr, decay_after=args.decay_after, seed=args.seed)
+                      patch_size=args.patch_size, lr=args.lr, decay_after=args.decay_after, seed=args.seed,
+                      bn_batches=args.bn_batches)
     out = Path(args.out or f'runs/train/{args.method}')
     try:
         summary = train(cfg, out, data_root=data_root(args.data_root), device=_device(args.device),
@@ -48,7 +52,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def add_parser(subparsers) -> None:
     """Registers `train` on the CLI's subparsers."""
     d = {'data': ['msrs:train'], 'epochs': 30, 'patches_per_epoch': 1504, 'batch_size': 32, 'patch_size': 128,
-         'lr': 1e-3, 'decay_after': 15, 'seed': 0}  # = bench.training.TrainConfig(), without importing torch here
+         'lr': 1e-3, 'decay_after': 15, 'seed': 0, 'bn_batches': 4}  # = bench.training.TrainConfig(); no torch here
     p = subparsers.add_parser('train', help='train a DFECF variant (resumable; see `train --help`)',
                               description=DESCRIPTION)
     p.add_argument('method', help='dfecf, dfecf-no-de, dfecf-no-fusion, dfecf-no-aux or dfecf-no-transformer')
@@ -66,6 +70,9 @@ def add_parser(subparsers) -> None:
     p.add_argument('--decay-after', type=int, default=d['decay_after'],
                    help='halve the learning rate every epoch after this many (default %(default)s)')
     p.add_argument('--seed', type=int, default=d['seed'], help='default %(default)s')
+    p.add_argument('--bn-batches', type=int, default=d['bn_batches'],
+                   help='batches of fresh crops over which the batch-norm statistics are recomputed with the final '
+                        'weights after the last epoch (default %(default)s; 0: keep the running averages)')
     p.add_argument('--device', default='auto', help="'auto' (default), 'cpu', 'cuda:0'")
     p.add_argument('--threads', type=int, help='torch CPU threads (default: torch chooses)')
     p.add_argument('--checkpoint-minutes', type=float, default=5.0, help='default %(default)s')

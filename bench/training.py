@@ -6,6 +6,9 @@ generator seeded by (seed, epoch), so the data of every step is fixed by the see
 from its checkpoint (written every `--checkpoint-minutes` and at the end of every epoch) and reproduces the
 uninterrupted run exactly.
 
+After the last epoch the batch-normalisation statistics are recomputed with the final weights over `bn_batches`
+batches of fresh crops (`recalibrate_batch_norm`), then the weights are exported.
+
 Outputs in `--out`: `checkpoint.pt` (model, optimiser, position, loss history), `losses.csv` (one row per step),
 `losses.png`, `train.json` (configuration, versions, commit, wall time, final losses) and, once the last epoch is
 done, `weights.pt` (the state dict as shipped, float16).
@@ -45,6 +48,7 @@ class TrainConfig:
     lr: float = 1e-3
     decay_after: int = 15
     seed: int = 0
+    bn_batches: int = 4
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
@@ -96,13 +100,14 @@ def target_level(pairs: list[tuple[str, Tensor, Tensor]]) -> float:
     return sum(torch.maximum(ir, vis).mean().item() for _, ir, vis in pairs) / len(pairs)
 
 
-def epoch_patches(cfg: TrainConfig, epoch: int, sizes: list[tuple[int, int]]) -> Tensor:
-    """(patches_per_epoch, 3) int64 rows (pair index, top, left) of the crops of `epoch`, fixed by (seed, epoch).
+def epoch_patches(cfg: TrainConfig, epoch: int, sizes: list[tuple[int, int]], n: int | None = None) -> Tensor:
+    """(n, 3) int64 rows (pair index, top, left) of the crops of `epoch`, fixed by (seed, epoch).
 
-    Pairs are drawn uniformly, then a crop position uniformly inside the chosen image.
+    Pairs are drawn uniformly, then a crop position uniformly inside the chosen image. `n` defaults to
+    `patches_per_epoch`.
     """
     g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + epoch)
-    n = cfg.patches_per_epoch
+    n = cfg.patches_per_epoch if n is None else n
     index = torch.randint(len(sizes), (n,), generator=g)
     room = torch.tensor([[h - cfg.patch_size + 1, w - cfg.patch_size + 1] for h, w in sizes])[index]
     offsets = (torch.rand(n, 2, generator=g, dtype=torch.float64) * room).long()
@@ -113,6 +118,28 @@ def _crop_batch(pairs, rows: Tensor, size: int, device) -> tuple[Tensor, Tensor]
     ir = torch.stack([pairs[i][1][:, y:y + size, x:x + size] for i, y, x in rows.tolist()])
     vis = torch.stack([pairs[i][2][:, y:y + size, x:x + size] for i, y, x in rows.tolist()])
     return ir.to(device), vis.to(device)
+
+
+@torch.no_grad()
+def recalibrate_batch_norm(net: torch.nn.Module, batches) -> None:
+    """Recomputes every BatchNorm's running mean and variance as the plain average over `batches` of (ir, vis).
+
+    After a short training the running statistics (an exponential average with momentum 0.1) still mix in the
+    statistics of early, very different weights and of the initial (0, 1), so evaluation mode does not behave like
+    the trained network; the final weights' own statistics fix that (as `torch.optim.swa_utils.update_bn` does).
+    """
+    norms = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average
+    was_training = net.training
+    net.train()
+    for ir, vis in batches:
+        net(ir, vis)
+    for m, momentum in zip(norms, momenta):
+        m.momentum = momentum
+    net.train(was_training)
 
 
 def _save_atomic(obj, path: Path) -> None:
@@ -212,22 +239,29 @@ def _train(cfg: TrainConfig, out: Path, data_root: Path, device, checkpoint_minu
     net = net.to(device).train()
     loss_fn = build_loss(cfg.method)
     optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    epoch, step, history, elapsed = 0, 0, [], 0.0
+    epoch, step, history, elapsed, commits, recalibrated = 0, 0, [], 0.0, [], False
     ckpt_path = out / 'checkpoint.pt'
     if ckpt_path.is_file() and not fresh:
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        if ckpt['config'] != asdict(cfg):
-            diff = {k: (ckpt['config'].get(k), v) for k, v in asdict(cfg).items() if ckpt['config'].get(k) != v}
+        saved = {**asdict(TrainConfig()), **ckpt['config']}  # fields added since the checkpoint take defaults
+        if saved != asdict(cfg):
+            diff = {k: (saved.get(k), v) for k, v in asdict(cfg).items() if saved.get(k) != v}
             raise ValueError(f'{ckpt_path} was written by another configuration ({diff}, checkpoint vs now); '
                              'use the same options, another --out, or --fresh.')
         net.load_state_dict(ckpt['model'])
         optimiser.load_state_dict(ckpt['optimizer'])
         epoch, step, history, elapsed = ckpt['epoch'], ckpt['step'], ckpt['history'], ckpt['elapsed_s']
+        commits, recalibrated = ckpt.get('commits', []), ckpt.get('bn_recalibrated', False)
         log(f'Resuming {cfg.method} from {ckpt_path}: epoch {epoch + 1}, step {step} ({len(history)} steps done).')
+
+    commit = _git_commit()
+    if commit not in commits:
+        commits.append(commit)
 
     def save() -> None:
         _save_atomic({'config': asdict(cfg), 'model': net.state_dict(), 'optimizer': optimiser.state_dict(),
-                      'epoch': epoch, 'step': step, 'history': history, 'elapsed_s': elapsed}, ckpt_path)
+                      'epoch': epoch, 'step': step, 'history': history, 'elapsed_s': elapsed, 'commits': commits,
+                      'bn_recalibrated': recalibrated}, ckpt_path)
         _write_losses(out, history)
         _plot_losses(out, history, cfg)
 
@@ -272,8 +306,15 @@ def _train(cfg: TrainConfig, out: Path, data_root: Path, device, checkpoint_minu
             save()
             last_save = time.monotonic()
     bar.close()
-    save()
     finished = epoch >= cfg.epochs
+    if finished and not recalibrated and cfg.bn_batches:
+        plan = epoch_patches(cfg, cfg.epochs, sizes, cfg.bn_batches * cfg.batch_size)
+        t0 = time.perf_counter()
+        recalibrate_batch_norm(net, (_crop_batch(pairs, rows, cfg.patch_size, device)
+                                     for rows in plan.split(cfg.batch_size)))
+        elapsed += time.perf_counter() - t0
+        recalibrated = True
+    save()
     if finished:
         _save_atomic(export_state_dict(net), out / 'weights.pt')
     tail = history[-per_epoch:]
@@ -283,7 +324,8 @@ def _train(cfg: TrainConfig, out: Path, data_root: Path, device, checkpoint_minu
         'final_losses': {k: sum(r[k] for r in tail) / len(tail) for k in ('total', 'grad', 'pix', 'aux')}
         if tail else {},
         'pairs': [name for name, _, _ in pairs], 'device': str(device), 'threads': torch.get_num_threads(),
-        'commit': _git_commit(), 'torch': torch.__version__, 'python': sys.version.split()[0],
+        'bn_recalibrated': recalibrated, 'commits': commits, 'torch': torch.__version__,
+        'python': sys.version.split()[0],
         'platform': platform.platform(), 'argv': sys.argv[1:],
     }
     (out / 'train.json').write_text(json.dumps(summary, indent=2) + '\n')

@@ -182,3 +182,35 @@ def test_run_weights_option_errors(tmp_path, capsys, value, message):
     code = main(['run', '--methods', methods_option, '--weights', value, '--datasets', 'synthetic',
                  '--out', str(tmp_path / 'run'), '--no-progress'])
     assert code == 2 and message in capsys.readouterr().err
+
+
+def test_target_level_is_the_mean_of_the_pixel_target():
+    from bench.training import target_level
+    ir = torch.tensor([[[0.1, 0.9]]])
+    vis = torch.tensor([[[0.5, 0.2]]])
+    assert target_level([('a', ir, vis), ('b', ir * 0, vis * 0 + 0.3)]) == pytest.approx((0.7 + 0.3) / 2)
+
+
+def test_batch_norm_recalibration_averages_the_final_weights_statistics():
+    from bench.training import recalibrate_batch_norm
+    torch.manual_seed(0)
+    net = build_network('dfecf').eval()
+    batches = [(torch.rand(2, 1, 16, 16), torch.rand(2, 1, 16, 16)) for _ in range(2)]
+    recalibrate_batch_norm(net, batches)
+    first = net.enc_vis[0]
+    with torch.no_grad():
+        means = [first[0](vis).mean((0, 2, 3)) for _, vis in batches]
+    torch.testing.assert_close(first[1].running_mean, (means[0] + means[1]) / 2)
+    assert first[1].momentum == 0.1 and not net.training and int(first[1].num_batches_tracked) == 2
+
+
+def test_finished_checkpoint_from_before_recalibration_is_recalibrated_on_rerun(tmp_path):
+    _train(tmp_path, 'old', max_steps=2)
+    path = tmp_path / 'old' / 'checkpoint.pt'
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt['bn_recalibrated'] and ckpt['epoch'] == 2
+    del ckpt['bn_recalibrated'], ckpt['config']['bn_batches']  # what an earlier version of `bench train` wrote
+    torch.save(ckpt, path)
+    summary = _train(tmp_path, 'old')
+    assert summary['bn_recalibrated'] and summary['steps_done'] == 2
+    assert torch.load(path, weights_only=True)['bn_recalibrated']

@@ -306,3 +306,14 @@ def test_output_maps_tanh_to_unit_range():
         net.decoder[-2].bias.fill_(math.atanh(0.5))
         out = net(torch.rand(1, 1, 6, 6), torch.rand(1, 1, 6, 6))
     torch.testing.assert_close(out, torch.full_like(out, 0.75))
+
+
+def test_init_output_level_sets_the_starting_grey_level():
+    net = DFECFNet().eval()
+    net.init_output_level(0.2)
+    with torch.no_grad():
+        net.decoder[-2].weight.zero_()
+        out = net(torch.rand(1, 1, 5, 6), torch.rand(1, 1, 5, 6))
+    torch.testing.assert_close(out, torch.full_like(out, 0.2))
+    with pytest.raises(ValueError, match=r'`level` in \(0, 1\)'):
+        net.init_output_level(1.0)
