@@ -62,8 +62,8 @@ def add_parser(subparsers) -> None:
                         'TNO and test splits are refused')
     p.add_argument('--epochs', type=int, default=d['epochs'], help='default %(default)s')
     p.add_argument('--patches-per-epoch', type=int, default=d['patches_per_epoch'],
-                   help='random crops per epoch (default %(default)s: the non-overlapping 128x128 tiles of 100 '
-                        '640x480 pairs, the paper\'s training set)')
+                   help='random crops per epoch (default %(default)s: about the 128x128 tiles of 100 640x480 pairs, '
+                        'the paper\'s training set)')
     p.add_argument('--batch-size', type=int, default=d['batch_size'], help='default %(default)s')
     p.add_argument('--patch-size', type=int, default=d['patch_size'], help='default %(default)s')
     p.add_argument('--lr', type=float, default=d['lr'], help='initial learning rate (default %(default)s)')

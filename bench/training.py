@@ -172,7 +172,7 @@ def _plot_losses(out: Path, history: list[dict], cfg: TrainConfig) -> None:
         if weight:
             ax.plot(x, [weight * r[term] for r in history], label=f'{weight:g} L_{term}')
     ax.set(xlabel='epoch', ylabel='loss', yscale='log', title=f'{cfg.method}: training loss per step')
-    ax.legend()
+    ax.legend(loc='upper right')
     fig.tight_layout()
     fig.savefig(out / 'losses.png', dpi=100)
     plt.close(fig)
