@@ -258,12 +258,16 @@ def _train(cfg: TrainConfig, out: Path, data_root: Path, device, checkpoint_minu
     if commit not in commits:
         commits.append(commit)
 
-    def save() -> None:
+    last_plot = [time.monotonic()]
+
+    def save(final: bool = False) -> None:
         _save_atomic({'config': asdict(cfg), 'model': net.state_dict(), 'optimizer': optimiser.state_dict(),
                       'epoch': epoch, 'step': step, 'history': history, 'elapsed_s': elapsed, 'commits': commits,
                       'bn_recalibrated': recalibrated}, ckpt_path)
         _write_losses(out, history)
-        _plot_losses(out, history, cfg)
+        if final or time.monotonic() - last_plot[0] > 60 * checkpoint_minutes:  # a plot costs about a second
+            _plot_losses(out, history, cfg)
+            last_plot[0] = time.monotonic()
 
     per_epoch = steps_per_epoch(cfg)
     total_steps = cfg.epochs * per_epoch
@@ -296,7 +300,7 @@ def _train(cfg: TrainConfig, out: Path, data_root: Path, device, checkpoint_minu
             bar.update(1)
             bar.set_postfix(epoch=epoch + 1, loss=f'{terms.total.item():.4f}', refresh=False)
             if not math.isfinite(terms.total.item()):
-                save()
+                save(final=True)
                 raise FloatingPointError(f'The loss became {terms.total.item()} at epoch {epoch + 1}, step {step}.')
             if time.monotonic() - last_save > 60 * checkpoint_minutes:
                 save()
@@ -314,7 +318,7 @@ def _train(cfg: TrainConfig, out: Path, data_root: Path, device, checkpoint_minu
                                      for rows in plan.split(cfg.batch_size)))
         elapsed += time.perf_counter() - t0
         recalibrated = True
-    save()
+    save(final=True)
     if finished:
         _save_atomic(export_state_dict(net), out / 'weights.pt')
     tail = history[-per_epoch:]

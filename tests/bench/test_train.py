@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -30,7 +31,7 @@ def test_two_step_training_run_writes_everything(tmp_path):
     assert summary['finished'] and summary['steps_done'] == 2 and summary['epochs_done'] == 2
     expected = {'checkpoint.pt', 'losses.csv', 'losses.png', 'train.json', 'weights.pt'}
     assert {p.name for p in out.iterdir()} >= expected
-    rows = list(csv.DictReader(open(out / 'losses.csv')))
+    rows = list(csv.DictReader((out / 'losses.csv').read_text().splitlines()))
     assert [(r['epoch'], r['step'], float(r['lr'])) for r in rows] == [('1', '0', 1e-3), ('2', '0', 5e-4)]
     for r in rows:
         total = 50 * float(r['grad']) + 7 * float(r['pix']) + float(r['aux'])
@@ -150,7 +151,7 @@ def probe_method():
     class Constant(FusionMethod):
         def __init__(self, weights=None):
             super().__init__()
-            self.value = float(open(weights).read()) if weights else 0.5
+            self.value = float(Path(weights).read_text()) if weights else 0.5
 
         def forward(self, ir, vis):
             return torch.full_like(ir, self.value)
