@@ -75,13 +75,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     datasets = []
     for name in _names(args.datasets):
         datasets += [name] if name.endswith('.toml') else _expand([name], list_datasets(), 'dataset')
+    from bench.train import weights_options
+    method_options = weights_options(args.weights or [], method_names)
     cfg = RunConfig(
         methods=method_names, datasets=datasets,
         metrics=_expand(_names(args.metrics), metrics.list_metrics(convention=args.convention), 'metric'),
         out=Path(args.out), results=results, convention=args.convention, data_root=args.data_root,
         weights_dir=args.weights_dir, device=_device(args.device), warmup=args.warmup, fetch=not args.no_fetch,
         fallback=not args.no_fallback, mirror=data_mirror(args.mirror), progress=not args.no_progress,
-        fresh=args.fresh, argv=getattr(args, 'argv', sys.argv[1:]))
+        fresh=args.fresh, argv=getattr(args, 'argv', sys.argv[1:]), method_options=method_options)
     if not cfg.methods and not cfg.results:
         raise UsageError('Nothing to run: give --methods and/or --results.')
     summary = run_benchmark(cfg)
@@ -213,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help='run folder; re-running into it resumes (default %(default)s)')
     run.add_argument('--data-root', help='folder holding the data sets (default $BENCH_DATA_ROOT or the user cache)')
     run.add_argument('--weights-dir', help='folder holding weight files (default $BENCH_WEIGHTS_DIR or the user cache)')
+    run.add_argument('--weights', action='append', metavar='NAME=PATH',
+                     help='another weights file for a method trained by this project (dfecf*), e.g. the weights.pt '
+                          'of `bench train`; use a fresh --out. Repeatable.')
     run.add_argument('--device', default='auto', help="'auto' (default: cuda when available), 'cpu', 'cuda:0'")
     run.add_argument('--warmup', type=int, default=1, help='untimed calls per method before timing (default 1)')
     run.add_argument('--mirror', help='base URL replacing the official download locations')
@@ -256,6 +261,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from bench.weights import add_parser as add_weights_parser
     add_weights_parser(sub)
+
+    from bench.train import add_parser as add_train_parser
+    add_train_parser(sub)
     return parser
 
 

@@ -48,6 +48,7 @@ class RunConfig:
     progress: bool = True
     fresh: bool = False
     argv: list[str] = field(default_factory=list)
+    method_options: dict[str, dict] = field(default_factory=dict)  # method -> factory keywords (`--weights`)
 
 
 @dataclass
@@ -155,7 +156,8 @@ class _Run:
         if not todo:
             return
         try:
-            method = methods.create_method(name, weights_dir=self.cfg.weights_dir, device=self.device)
+            method = methods.create_method(name, weights_dir=self.cfg.weights_dir, device=self.device,
+                                           **self.cfg.method_options.get(name, {}))
         except Exception as err:
             self.store.add_error(ds, '*', name, 'create', err)
             self.bar.update(len(todo))

@@ -14,6 +14,7 @@ from methods import rfn_nest  # noqa: E402,F401
 from methods import sdnet  # noqa: E402,F401
 from methods import u2fusion  # noqa: E402,F401
 from methods import umf_cmgr  # noqa: E402,F401
+from methods import dfecf  # noqa: E402,F401
 
 __all__ = ['FusionMethod', 'MethodSpec', 'Weights', 'WeightsNotFound', 'check_pair', 'create_method',
            'default_weights_dir', 'get_method_spec', 'list_methods', 'register_method']

@@ -109,6 +109,7 @@ def no_backoff(monkeypatch):
 # -- 1. end to end on the real TNO-42 pairs --------------------------------------------------------------------
 
 def test_run_all_methods_on_full_tno42(data_root, tmp_path, capsys):
+    # The pixel rules: learned methods cost seconds per TNO pair on a CPU and have their own tests.
     out = tmp_path / 'run'
     argv = ['run', '--methods', PIPELINE, '--datasets', 'tno42', '--data-root', str(data_root), '--out', str(out),
             '--metrics', ','.join(FAST_METRICS), '--no-progress']
