@@ -221,7 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument('--device', default='auto', help="'auto' (default: cuda when available), 'cpu', 'cuda:0'")
     run.add_argument('--warmup', type=int, default=1, help='untimed calls per method before timing (default 1)')
     run.add_argument('--mirror', help='base URL replacing the official download locations')
-    run.add_argument('--no-fetch', action='store_true', help='do not download missing data')
+    run.add_argument('--no-fetch', action='store_true', help='do not download missing data or weight files')
     run.add_argument('--no-fallback', action='store_true', help='never substitute the synthetic set for missing data')
     run.add_argument('--fresh', action='store_true', help='discard the results already in --out')
     run.add_argument('--no-progress', action='store_true')

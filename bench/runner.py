@@ -6,6 +6,7 @@ run folder is not redone, so an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import platform
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from bench.progress import progress_bar
 from bench.published import PublishedResults
 from bench.results import RunStore
 from bench.timing import count_parameters, device_name, profile, timed, warm_up
+from bench.weights import fetch_weights, files_for
 
 __all__ = ['RunConfig', 'RunSummary', 'run_benchmark']
 
@@ -84,6 +86,7 @@ class _Run:
         self.store = RunStore(cfg.out, fresh=cfg.fresh)
         self.summary = RunSummary(Path(cfg.out))
         self.bar = None
+        self.fetch_failed: set[str] = set()  # methods whose weights failed to download: not retried per data set
 
     # -- data ---------------------------------------------------------------------------------------------
     def manifest(self, name: str) -> Manifest | None:
@@ -150,14 +153,31 @@ class _Run:
             return True
         return any(not self.store.is_scored(ds, pair, method, m, self.cfg.convention) for m in self.cfg.metrics)
 
+    def create(self, name: str) -> methods.FusionMethod:
+        """The method, its official weight files fetched first when missing (as data sets are, unless --no-fetch)."""
+        options = dict(weights_dir=self.cfg.weights_dir, device=self.device, **self.cfg.method_options.get(name, {}))
+        try:
+            return methods.create_method(name, **options)
+        except methods.WeightsNotFound:
+            if not self.cfg.fetch or name in self.fetch_failed:
+                raise
+        root = Path(self.cfg.weights_dir) if self.cfg.weights_dir else methods.default_weights_dir()
+        print(f'Method {name}: weight files missing under {root}; fetching them.', file=sys.stderr)
+        try:
+            fetch_weights(files_for([name])[name], root, mirror=os.environ.get('BENCH_WEIGHTS_MIRROR'),
+                          progress=self.cfg.progress)
+        except Exception as err:  # offline, no public URL, checksum: the WeightsNotFound row says what to do
+            self.fetch_failed.add(name)
+            print(f'Method {name}: fetching its weights failed ({err}).', file=sys.stderr)
+        return methods.create_method(name, **options)
+
     def run_method(self, ds: str, manifest: Manifest, name: str, cache: dict) -> None:
         todo = [p for p in manifest.pairs if self._needs_work(ds, p.name, name, fuse=True)]
         self.bar.update(len(manifest.pairs) - len(todo))
         if not todo:
             return
         try:
-            method = methods.create_method(name, weights_dir=self.cfg.weights_dir, device=self.device,
-                                           **self.cfg.method_options.get(name, {}))
+            method = self.create(name)
         except Exception as err:
             self.store.add_error(ds, '*', name, 'create', err)
             self.bar.update(len(todo))

@@ -51,7 +51,7 @@ def test_missing_weights_are_one_error_row_each_and_the_run_goes_on(tmp_path, ca
     empty.mkdir()
     out = tmp_path / 'run'
     code = main(['run', '--methods', 'all', '--datasets', 'synthetic', '--metrics', 'en', '--weights-dir',
-                 str(empty), '--out', str(out), '--no-progress'])
+                 str(empty), '--no-fetch', '--out', str(out), '--no-progress'])
     _, stderr = capsys.readouterr()
     assert code == 1 and 'Traceback' not in stderr
     needing = sorted(n for n in methods.list_methods() if methods.get_method_spec(n).weights)

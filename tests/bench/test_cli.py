@@ -199,7 +199,7 @@ def test_rerun_fuses_nothing_and_adds_only_missing_metrics(data_root, tmp_path, 
     assert len(json.loads((out / 'run.json').read_text())['invocations']) == 3
 
     # --fresh starts over.
-    code, stdout, _ = cli(capsys, *base, '--fresh')
+    code, stdout, _ = cli(capsys, *base, '--metrics', 'en', '--fresh')
     assert code == 0 and f'Fused {3 * n_methods} pairs' in stdout
     assert len(table(out / 'timing.csv', TIMING_COLUMNS)) == 3 * n_methods
 
@@ -285,8 +285,8 @@ def test_missing_data_falls_back_to_synthetic(tmp_path, capsys, no_backoff, offl
     empty.mkdir()
     out = tmp_path / 'run'
     how = ['--mirror', f'http://127.0.0.1:{closed_port()}'] if offline == 'closed-mirror' else ['--no-fetch']
-    code, stdout, stderr = cli(capsys, 'run', '--datasets', 'tno42', '--metrics', FAST, '--data-root', empty, *how,
-                               '--out', out, '--no-progress')
+    code, stdout, stderr = cli(capsys, 'run', '--methods', PIPELINE, '--datasets', 'tno42', '--metrics', FAST,
+                               '--data-root', empty, *how, '--out', out, '--no-progress')
     assert code == 0, stderr
     assert 'SYNTHETIC SET INSTEAD' in stderr and 'tno42' in stderr
     assert 'synthetic' in stdout.lower() and 'tno42 is not available' in stdout

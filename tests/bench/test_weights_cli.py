@@ -6,6 +6,7 @@ import functools
 import hashlib
 import io
 import shutil
+import socket
 import threading
 import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench import download
 from bench.cli import main
 from bench.download import ChecksumError, DownloadError
 from bench.weights import WeightFile, fetch_weights, verify_weights
@@ -126,11 +128,21 @@ def test_missing_weights_message_says_what_where_and_how():
     assert blob_only.git_blob == 'c6254e54c6e5de6e7d6afeeb1932b24d9831f42b' and not blob_only.sha256
 
 
-def test_run_records_missing_weights_as_error_row_and_goes_on(tmp_path):
+@pytest.mark.parametrize('how', ['no-fetch', 'closed-mirror'])
+def test_run_records_missing_weights_as_error_row_and_goes_on(tmp_path, monkeypatch, capsys, how):
     out = tmp_path / 'run'
+    if how == 'closed-mirror':  # fetching is tried and fails at once
+        monkeypatch.setattr(download, '_BACKOFF_S', 0)
+        with socket.socket() as sock:
+            sock.bind(('127.0.0.1', 0))
+            monkeypatch.setenv('BENCH_WEIGHTS_MIRROR', f'http://127.0.0.1:{sock.getsockname()[1]}')
+    extra = ['--no-fetch'] if how == 'no-fetch' else []
     rc = main(['run', '--methods', 'sdnet,average', '--datasets', 'synthetic', '--metrics', *FAST_METRICS[:1],
-               '--out', str(out), '--weights-dir', str(tmp_path / 'empty'), '--no-progress', '--device', 'cpu'])
+               '--out', str(out), '--weights-dir', str(tmp_path / 'empty'), '--no-progress', '--device', 'cpu',
+               *extra])
     assert rc == 1
+    stderr = capsys.readouterr().err
+    assert ('fetching its weights failed' in stderr) == (how == 'closed-mirror') and 'Traceback' not in stderr
     with open(out / 'errors.csv', newline='') as fh:
         errors = list(csv.DictReader(fh))
     assert [(e['method'], e['stage'], e['pair']) for e in errors] == [('sdnet', 'create', '*')]
@@ -138,3 +150,18 @@ def test_run_records_missing_weights_as_error_row_and_goes_on(tmp_path):
     with open(out / 'scores.csv', newline='') as fh:
         assert {r['method'] for r in csv.DictReader(fh)} == {'average'}
     shutil.rmtree(out)
+
+
+def test_run_fetches_missing_weights_first(serve, weights_dir, tmp_path, monkeypatch, capsys):
+    """`bench run` downloads a method's missing official files (here from a mirror of the weights directory), as it
+    does for data sets, then runs the method."""
+    monkeypatch.setenv('BENCH_WEIGHTS_MIRROR', serve(weights_dir))
+    dest, out = tmp_path / 'weights', tmp_path / 'run'
+    rc = main(['run', '--methods', 'sdnet', '--datasets', 'synthetic', '--metrics', *FAST_METRICS[:1],
+               '--out', str(out), '--weights-dir', str(dest), '--no-progress', '--device', 'cpu'])
+    stderr = capsys.readouterr().err
+    assert rc == 0, stderr
+    assert 'Method sdnet: weight files missing' in stderr
+    assert main(['weights', 'verify', 'sdnet', '--weights-dir', str(dest)]) == 0
+    with open(out / 'scores.csv', newline='') as fh:
+        assert {r['method'] for r in csv.DictReader(fh)} == {'sdnet'}

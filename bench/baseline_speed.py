@@ -1,6 +1,6 @@
 """Time, parameters and peak memory of the baseline ports on one 640x480 pair (a development script).
 
-    python tools/baseline_speed.py [--device cpu] [--repeat 3] [--random-init] [NAME ...]
+    python -m bench.baseline_speed [--device cpu] [--repeat 3] [--random-init] [NAME ...]
 
 Each method runs in a fresh process (so peak memory is its own): one untimed warm-up call, then the median of
 `--repeat` timed `fuse` calls, and the median of the same number of calls of its bare network (the convolution
@@ -18,13 +18,10 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-NAMES = ['csf', 'densefuse', 'densefuse-pytorch', 'sdnet', 'u2fusion']
+NAMES = ['csf', 'densefuse', 'densefuse-pytorch', 'sdnet', 'u2fusion', 'dfecf']
 
 
 def _pair(device: str):
@@ -112,7 +109,7 @@ def main() -> None:
     print(f'{"method":18s} {"params":>9s} {"fuse s":>8s} {"bare s":>8s} {"ratio":>6s} {"peak MiB":>9s}')
     for name in args.names:
         extra = ['--random-init'] if args.random_init else []
-        out = subprocess.run([sys.executable, __file__, name, '--one', '--device', args.device,
+        out = subprocess.run([sys.executable, '-m', 'bench.baseline_speed', name, '--one', '--device', args.device,
                               '--repeat', str(args.repeat), *extra], capture_output=True, text=True, check=True)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(f'{name:18s} {r["params"]:9d} {r["median_s"]:8.2f} {r["bare_median_s"]:8.2f} '
