@@ -28,14 +28,7 @@ TNO_SMALL = ['08']                      # 256x256, the smallest pair
 CSF_SMALL = ['37']                      # 466x216, the smallest pair
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a loaded CI machine, OpenMP threads spinning for busy cores made these small
-    fusions up to 8x slower than one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def _subset_manifest(tmp: Path, dataset: str, pairs: list[str]) -> Path:

@@ -14,14 +14,7 @@ from methods.fusiongan import FusionGAN
 from methods.ganmcc import GANMcC
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: these networks are small at test sizes, and on a loaded machine OpenMP threads waiting
-    for busy cores made them several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 # name: (class, checkpoint path under the weights directory, size of the official data file in bytes)

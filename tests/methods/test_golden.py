@@ -27,14 +27,7 @@ PORTS = ['csf', 'densefuse', 'densefuse-1e0', 'densefuse-1e1', 'densefuse-1e3', 
 COLOUR = ['densefuse', 'sdnet', 'u2fusion']  # PIL luminance (L and F) and recolouring
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a loaded CI machine, OpenMP threads spinning for busy cores made these small
-    fusions up to 8x slower than one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def golden_pair(colour: bool = False) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,14 +13,7 @@ from methods.rfn_nest import (NEST_MEMBER, RFN_MEMBER, NestFuse, RFN, RFNNest, f
                               stretch_truncate, upsample_to)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: these networks are small at test sizes, and on a loaded machine OpenMP threads waiting
-    for busy cores made them several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 NB = (64, 112, 160, 208)

@@ -11,14 +11,7 @@ from methods import create_method, get_method_spec
 from methods.umf_cmgr import UMFCMGR, FusionNet, cv2_float_to_uint8, cv2_png_gray
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: these networks are small at test sizes, and on a loaded machine OpenMP threads waiting
-    for busy cores made them several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 # models/fusion_net.py: FusionNet(nfeats=64), key by key
