@@ -41,11 +41,19 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def fitting_metrics(convention: str, height: int, width: int) -> list[str]:
+    """The metrics of `convention` defined on an image of this size (MS-SSIM needs 176 px, VIF 17, ...)."""
+    import metrics
+    return [m for m in metrics.list_metrics(convention=convention)
+            if metrics.get_metric(m, convention).min_size <= min(height, width)]
+
+
 def memory_probe(convention: str, metrics_: list[str], height: int, width: int) -> dict:
     """Runs in a fresh process: peak RSS growth for one triple, and RSS after each of 40 triples in a row."""
     import metrics
     f, a, b = test_triple(height, width)
-    metrics.score_images(f[:, :, :8, :8].clone(), a[:, :, :8, :8].clone(), b[:, :, :8, :8].clone(),
+    k = max(metrics.get_metric(m, convention).min_size for m in metrics_)  # the smallest image every metric takes
+    metrics.score_images(f[:, :, :k, :k].clone(), a[:, :, :k, :k].clone(), b[:, :, :k, :k].clone(),
                          metrics_, convention)   # import-time and first-call allocations are not the metric's
     base = _peak_rss_mb()
     metrics.score_images(f, a, b, metrics_, convention)
@@ -71,14 +79,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    width, height = (int(v) for v in args.size.lower().split('x'))
+    try:
+        width, height = (int(v) for v in args.size.lower().split('x'))
+        assert width > 0 and height > 0
+    except (ValueError, AssertionError):
+        parser.error(f'--size: expected WIDTHxHEIGHT such as 640x480, but got {args.size!r}')
     device = torch.device(args.device)
     f, a, b = (t.to(device) for t in test_triple(height, width))
     print(f'{width}x{height} triple, device {device}, {torch.get_num_threads()} CPU threads, torch {torch.__version__}')
     print(f'\n{"convention":10s} {"metric":10s} {"median ms":>10s} {"IQR ms":>8s}')
-    totals = {}
+    totals, skipped = {}, []
     for conv in metrics.list_conventions():
-        names = metrics.list_metrics(convention=conv)
+        names = fitting_metrics(conv, height, width)
+        skipped += [f'{conv}/{m}' for m in metrics.list_metrics(convention=conv) if m not in names]
         for name in names:
             med, iqr = time_call(lambda: metrics.score_images(f, a, b, [name], conv), device=device,
                                  repeats=args.repeats)
@@ -88,12 +101,14 @@ def main(argv: list[str] | None = None) -> int:
                                   repeats=args.repeats)[0],
                         time_call(lambda: metrics.score_images(f, a, b, paper, conv), device=device,
                                   repeats=args.repeats)[0] if paper else float('nan'), len(names), len(paper))
+    if skipped:
+        print(f'skipped (image smaller than the metric\'s min_size): {", ".join(skipped)}')
     print(f'\n{"convention":10s} {"all metrics ms":>15s} {"n":>3s} {"paper metrics ms":>17s} {"n":>3s}')
     for conv, (whole, paper, n, n_paper) in totals.items():
         print(f'{conv:10s} {whole * 1e3:15.1f} {n:3d} {paper * 1e3:17.1f} {n_paper:3d}')
     print(f'\n{"convention":10s} {"batch":>5s} {"triples/s":>10s}')
     for conv in metrics.list_conventions():
-        names = metrics.list_metrics(convention=conv)
+        names = fitting_metrics(conv, height, width)
         for batch in (int(x) for x in args.batches.split(',')):
             fb, ab, bb = (t.to(device) for t in test_triple(height, width, batch=batch))
             med, _ = time_call(lambda: metrics.score_images(fb, ab, bb, names, conv), device=device,
@@ -103,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         print('\npeak extra memory (fresh process): one triple, then the running peak over 40 more')
         for conv in metrics.list_conventions():
             code = ('import json, metrics; from bench.speed import memory_probe; '
-                    f'print(json.dumps(memory_probe({conv!r}, metrics.list_metrics(convention={conv!r}), '
+                    f'print(json.dumps(memory_probe({conv!r}, {fitting_metrics(conv, height, width)!r}, '
                     f'{height}, {width})))')
             out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)
             probe = json.loads(out.stdout)

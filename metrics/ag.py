@@ -15,7 +15,7 @@ def _gradient_magnitude_sum(fused: Tensor) -> Tensor:
     return ((gx.square() + gy.square()) / 2).sqrt().flatten(1).sum(dim=1)
 
 
-@register_metric('ag', higher_is_better=True, needs_sources=False,
+@register_metric('ag', higher_is_better=True, needs_sources=False, min_size=2,
                  reference='sum of sqrt((gx^2 + gy^2) / 2) / ((M-1)(N-1)), gx, gy the MATLAB gradient '
                            '(as Tang 2022/2023, VIFB and MEFB AG_evaluation.m / metricsAvg_gradient.m)')
 def average_gradient(fused: Tensor) -> Tensor:

@@ -16,7 +16,7 @@ def _squared_differences(fused: Tensor) -> tuple[Tensor, Tensor]:
     return row, col
 
 
-@register_metric('sf', higher_is_better=True, needs_sources=False,
+@register_metric('sf', higher_is_better=True, needs_sources=False, min_size=2,
                  reference='textbook: sqrt(RF^2 + CF^2), RF^2 and CF^2 the means of squared horizontal and vertical '
                            'neighbour differences over M(N-1) and (M-1)N differences (as CDDFuse, Tang 2023)')
 def spatial_frequency(fused: Tensor) -> Tensor:

@@ -49,7 +49,7 @@ def _prepare(fused: Tensor, ir: Tensor, vis: Tensor, min_size: int) -> tuple[Ten
     return fused.detach().to(torch.float64), [ir.detach().to(torch.float64), vis.detach().to(torch.float64)]
 
 
-@register_metric('ssim', higher_is_better=True, needs_sources=True,
+@register_metric('ssim', higher_is_better=True, needs_sources=True, min_size=11,
                  reference="textbook: Wang et al. 2004 SSIM (ssim_index.m: 11x11 Gaussian sigma 1.5, K = (0.01, "
                            "0.03), L = 255, 'valid' windows), mean of SSIM(F, IR) and SSIM(F, VIS)")
 def ssim(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
@@ -204,4 +204,4 @@ register_variant('ssim', 'tang2023', "Linfeng-Tang/Image-Fusion @ HEAD 2023, ana
                  ssim_matlab)
 register_variant('ssim', 'cddfuse', 'CDDFuse utils/Evaluator.py @ fd8da1f, SSIM (L214-217): skimage '
                  'structural_similarity(F, X) summed, float32, data_range = 2 (skimage 0.19 float default)',
-                 ssim_skimage)
+                 ssim_skimage, min_size=7)

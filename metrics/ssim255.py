@@ -8,6 +8,7 @@ from metrics.ssim import SKIMAGE_WINDOW, _prepare, skimage_ssim
 
 
 @register_metric('ssim255', higher_is_better=True, needs_sources=True, convention='cddfuse', label='SSIM255',
+                 min_size=7,
                  reference='IF-FILM copy of CDDFuse utils/Evaluator.py (fd8da1f SSIM L214-217 with data_range=255): '
                            'skimage structural_similarity(F, X, data_range=255) summed, float32')
 def ssim255(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:

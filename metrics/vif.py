@@ -102,7 +102,7 @@ def _undefined(den: Tensor, saturated: bool = False) -> None:
                          f'(0/0; vifp_mscale.m returns NaN).')
 
 
-@register_metric('vif', higher_is_better=True, needs_sources=True,
+@register_metric('vif', higher_is_better=True, needs_sources=True, min_size=MIN_SIZE,
                  reference='textbook: Sheikh & Bovik multiscale pixel VIF (LIVE vifp_mscale.m, sigma_n^2 = 2), '
                            'VIF(IR, F) + VIF(VIS, F), 0-255 float64')
 def vif(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:

@@ -16,6 +16,19 @@ def _images(n=3, h=24, w=31, seed=0, min_size=1):
 
 
 @pytest.mark.parametrize('convention, name', ALL)
+def test_declared_min_size_is_accepted(convention, name):
+    # `min_size` is what callers (bench speed's warm-up, tests) rely on: an image of exactly that size must pass the
+    # size check. Content can still make a metric undefined on tiny images (Qp: no phase congruency), a separate error.
+    spec = get_metric(name, convention)
+    k = spec.min_size
+    fused, ir, vis = (t[:1, :, :k, :k].clone() for t in _images(h=k + 40, w=k + 40))
+    try:
+        spec(fused, ir, vis)
+    except ValueError as err:
+        assert 'H, W >=' not in str(err), err
+
+
+@pytest.mark.parametrize('convention, name', ALL)
 def test_metric_contract(convention, name):
     spec = get_metric(name, convention)
     assert spec.name == name and spec.convention == convention and spec.label
