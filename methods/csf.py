@@ -28,6 +28,7 @@ from methods._protocol import PILColour, bytescale, imread_flatten_ycbcr, per_mo
 from methods._registry import register_method
 from methods._tf_port import load_tf_convs, read_official_checkpoint
 from methods._weights import official_weights
+from methods._per_image import per_image
 
 PAPER = ('H. Xu, H. Zhang and J. Ma, Classification Saliency-Based Rule for Visible and Infrared Image Fusion, '
          'IEEE Transactions on Computational Imaging 7, 2021')
@@ -95,6 +96,9 @@ class CSF(PILColour, FusionMethod):
         return (imread_flatten_ycbcr(x, stored_rgb) / 255.0 - 0.5) * 2  # float32, as numpy computes it
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
+        return per_image(self._fuse_one, ir, vis)  # the output is quantised: see methods/_per_image.py
+
+    def _fuse_one(self, ir: Tensor, vis: Tensor) -> Tensor:
         ir, vis = self._input(ir, self.gray_as_rgb[0]), self._input(vis, self.gray_as_rgb[1])
         mean = lambda t: t.double().mean((1, 2, 3), keepdim=True).float()  # noqa: E731
         shift = vis - mean(vis) + mean(ir)

@@ -28,6 +28,7 @@ from methods._protocol import PILColour, bytescale, levels
 from methods._registry import register_method
 from methods._tf_port import CentredConv2d, load_tf_convs, load_torch_state, read_official_checkpoint
 from methods._weights import official_weights
+from methods._per_image import per_image
 
 PAPER = ('H. Li and X.-J. Wu, DenseFuse: A Fusion Approach to Infrared and Visible Images, IEEE Transactions on '
          'Image Processing 28(5), 2019')
@@ -92,6 +93,9 @@ class DenseFuse(PILColour, FusionMethod):
         return wa * a + wb * b
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
+        return per_image(self._fuse_one, ir, vis)  # the output is quantised: see methods/_per_image.py
+
+    def _fuse_one(self, ir: Tensor, vis: Tensor) -> Tensor:
         # Both inputs as the scripts read them: PIL 'L' grey levels 0..255, unnormalised.
         a, b = levels(ir, 1.0), levels(vis, 1.0)
         h, w = a.shape[-2:]

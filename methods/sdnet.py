@@ -25,6 +25,7 @@ from methods._protocol import PILColour, bytescale, imread_flatten_ycbcr, per_mo
 from methods._registry import register_method
 from methods._tf_port import load_tf_convs, read_official_checkpoint
 from methods._weights import official_weights
+from methods._per_image import per_image
 
 PAPER = ('H. Zhang and J. Ma, SDNet: A Versatile Squeeze-and-Decomposition Network for Real-Time Image Fusion, '
          'International Journal of Computer Vision 129, 2021')
@@ -60,6 +61,9 @@ class SDNet(PILColour, FusionMethod):
         return ((imread_flatten_ycbcr(x, stored_rgb).double() - 127.5) / 127.5).float()
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
+        return per_image(self._fuse_one, ir, vis)  # the output is quantised: see methods/_per_image.py
+
+    def _fuse_one(self, ir: Tensor, vis: Tensor) -> Tensor:
         fi = self._features(self._input(ir, self.gray_as_rgb[0]), self.ir_layers)
         fv = self._features(self._input(vis, self.gray_as_rgb[1]), self.vi_layers)
         out = torch.tanh(self.fuse_conv(torch.cat([t for pair in zip(fi, fv) for t in pair], 1)))

@@ -21,6 +21,7 @@ from methods._protocol import PILColour, bytescale, levels, toimage_max
 from methods._registry import register_method
 from methods._tf_port import load_tf_convs, read_official_checkpoint
 from methods._weights import official_weights
+from methods._per_image import per_image
 
 PAPER = ('H. Xu, J. Ma, J. Jiang, X. Guo and H. Ling, U2Fusion: A Unified Unsupervised Image Fusion Network, '
          'IEEE Transactions on Pattern Analysis and Machine Intelligence 44(1), 2022')
@@ -59,6 +60,9 @@ class U2Fusion(FusionMethod):
         self.net = U2FusionNet()
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
+        return per_image(self._fuse_one, ir, vis)  # the output is quantised: see methods/_per_image.py
+
+    def _fuse_one(self, ir: Tensor, vis: Tensor) -> Tensor:
         # imread(mode='L') / 255.0 in float64, fed to a float32 placeholder
         a, b = ((levels(t, 1.0).double() / 255).float() for t in (ir, vis))
         if self.official:
