@@ -13,6 +13,7 @@ from methods.dfecf import VARIANTS, shipped_weights
 # sha256 of each shipped weights file (also in methods/dfecf/MODEL_CARD.md).
 WEIGHTS_SHA256 = {
     'dfecf': '86649aab6961cfd17eb5485b64838dbd40b20a606b8c54ac078bae10cb8ecc10',
+    'dfecf-no-aux': 'e7a33e73a7dad290de80a08089c3b3a509480dd17b5f71b11b82ac1407bd1b9b',
     'dfecf-no-de': 'd75c24ac62201cb0b8bbe98d7f8b54103356abe5c8e5343ec4a02537e7a88076',
     'dfecf-no-fusion': '9e205356672c01b883aa51d0052e27d7011510aea2dba1df6327915283f81b6d',
     'dfecf-no-transformer': 'aaae9da7fb5d9438368512154f990685877013cb7e4e0ed7b6d7b75e62610a20',
