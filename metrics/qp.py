@@ -7,6 +7,7 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
+from metrics import _pc_kernels
 from metrics._checks import check_images
 from metrics._registry import register_metric, register_variant
 from metrics._filters import gaussian_taps, separable_same
@@ -112,45 +113,62 @@ def phase_congruency(images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """
     rows, cols = images.shape[-2:]
     filters, em_n, sum_an2, sum_ai_aj = _log_gabor_bank(rows, cols, images.device)
-    spectrum = torch.view_as_real(torch.fft.fft2(images))[..., None, :, :, :]    # (..., 1, H, W, 2)
-    zero = torch.zeros((), dtype=torch.float64, device=images.device)
-    total_energy, total_sum_an = zero, zero
-    covx2, covy2, covxy = zero, zero, zero
+    spectrum = torch.fft.fft2(images)
+    fast = _pc_kernels.usable(spectrum)
+    # (total energy, total sum of amplitudes, covx^2, covy^2, covx covy), summed over the orientations
+    acc = images.new_zeros(5, *images.shape)
     for o in range(NORIENT):   # scales batched; one orientation at a time keeps memory at 4 complex planes/image
-        eo = torch.view_as_complex(spectrum * filters[o][..., None])               # (..., NSCALE, H, W)
-        eo = torch.fft.ifft2(eo, out=eo)
-        parts = torch.view_as_real(eo)
-        even, odd = parts[..., 0], parts[..., 1]
-        amplitude = torch.addcmul(even * even, odd, odd).sqrt_()
-        sum_an = _sum_scales(amplitude)
-        max_an = amplitude.amax(dim=-3)
-        median_e2 = _matlab_median(amplitude[..., 0, :, :].flatten(-2) ** 2)
-        del amplitude
-        sum_e, sum_o = _sum_scales(even), _sum_scales(odd)
-        x_energy = torch.addcmul(sum_e * sum_e, sum_o, sum_o).sqrt_() + EPSILON
-        mean_e, mean_o = (sum_e / x_energy)[..., None, :, :], (sum_o / x_energy)[..., None, :, :]
-        # Energy: the sum over scales of E MeanE + O MeanO - |E MeanO - O MeanE|.
-        cross = torch.addcmul(even * mean_o, odd, mean_e, value=-1).abs_()
-        energy = _sum_scales(torch.addcmul(even * mean_e, odd, mean_o).sub_(cross))
-        del eo, parts, even, odd
+        eo = _pc_kernels.filtered(spectrum, filters[o]) if fast else spectrum[..., None, :, :] * filters[o]
+        eo = torch.fft.ifft2(eo, out=eo)                                           # (..., NSCALE, H, W)
+        sum_an, max_an, energy, amp0_sq = (_pc_kernels.scale_sums if fast else _scale_sums)(eo, EPSILON)
+        del eo
+        median_e2 = _matlab_median(amp0_sq.flatten(-2))
         noise_power = -median_e2 / math.log(0.5) / em_n[o]
         tau = torch.sqrt((2 * noise_power * sum_an2[o] + 4 * noise_power * sum_ai_aj[o]) / 2)
         threshold = (tau * math.sqrt(math.pi / 2) + K_NOISE * torch.sqrt((2 - math.pi / 2) * tau * tau)) / 1.7
-        energy = (energy - threshold[..., None, None]).clamp(min=0)
-        width = sum_an / (max_an + EPSILON) / NSCALE
-        weighted = 1.0 / (1 + torch.exp((CUT_OFF - width) * G_SIGMOID)) * energy
-        total_energy = total_energy + weighted
-        total_sum_an = total_sum_an + sum_an
-        pc_orient = weighted / sum_an
         angle = o * math.pi / NORIENT
-        covx, covy = pc_orient * math.cos(angle), pc_orient * math.sin(angle)
-        covx2 = covx2 + covx * covx
-        covy2 = covy2 + covy * covy
-        covxy = covxy + covx * covy
+        consts = (EPSILON, NSCALE, CUT_OFF, G_SIGMOID, math.cos(angle), math.sin(angle))
+        (_pc_kernels.accumulate if fast else _accumulate)(acc, sum_an, max_an, energy, threshold, consts)
+    total_energy, total_sum_an, covx2, covy2, covxy = acc
     pc = total_energy / (total_sum_an + EPSILON)
     covx2, covy2, covxy = covx2 / (NORIENT / 2), covy2 / (NORIENT / 2), covxy / NORIENT
     denom = torch.sqrt(covxy * covxy + (covx2 - covy2) ** 2) + EPSILON
     return pc, (covy2 + covx2 + denom) / 2, (covy2 + covx2 - denom) / 2
+
+
+def _scale_sums(eo: Tensor, eps: float) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """One orientation's sums over the scales of its (..., NSCALE, H, W) complex responses: sum and maximum of the
+    amplitudes, the energy sum_s E MeanE + O MeanO - |E MeanO - O MeanE| (Mean* = the unit vector of the summed
+    response), and the squared smallest-scale amplitude (for the noise estimate). `_pc_kernels.scale_sums` is the
+    same arithmetic in one pass."""
+    parts = torch.view_as_real(eo)
+    even, odd = parts[..., 0], parts[..., 1]
+    amplitude = torch.addcmul(even * even, odd, odd).sqrt_()
+    sum_an = _sum_scales(amplitude)
+    max_an = amplitude.amax(dim=-3)
+    amp0_sq = amplitude[..., 0, :, :] ** 2
+    del amplitude
+    sum_e, sum_o = _sum_scales(even), _sum_scales(odd)
+    x_energy = torch.addcmul(sum_e * sum_e, sum_o, sum_o).sqrt_() + eps
+    mean_e, mean_o = (sum_e / x_energy)[..., None, :, :], (sum_o / x_energy)[..., None, :, :]
+    cross = torch.addcmul(even * mean_o, odd, mean_e, value=-1).abs_()
+    energy = _sum_scales(torch.addcmul(even * mean_e, odd, mean_o).sub_(cross))
+    return sum_an, max_an, energy, amp0_sq
+
+
+def _accumulate(acc: Tensor, sum_an: Tensor, max_an: Tensor, energy: Tensor, threshold: Tensor,
+                consts: tuple[float, ...]) -> None:
+    """Adds one orientation to `acc` (5, ..., H, W) in place: its noise-thresholded energy weighted by the
+    frequency spread (sigmoid of the amplitude width), its summed amplitude, and the moments of its PC direction
+    (cos, sin of the orientation angle). `_pc_kernels.accumulate` is the same arithmetic in one pass."""
+    eps, n_scale, cut_off, gain, cos_a, sin_a = consts
+    energy = (energy - threshold[..., None, None]).clamp(min=0)
+    width = sum_an / (max_an + eps) / n_scale
+    weighted = 1.0 / (1 + torch.exp((cut_off - width) * gain)) * energy
+    pc_orient = weighted / sum_an
+    covx, covy = pc_orient * cos_a, pc_orient * sin_a
+    for i, term in enumerate((weighted, sum_an, covx * covx, covy * covy, covx * covy)):
+        acc[i] += term
 
 
 def _feature_correlation(feature: Tensor, masks: Tensor) -> Tensor:

@@ -128,7 +128,7 @@ def _images(seed, shape):
 
 
 @pytest.mark.parametrize('shape', [(24, 32), (25, 31)])   # the grid and lowpass quirks differ for odd sizes
-def test_phase_congruency_matches_transcription(shape):
+def test_phase_congruency_matches_transcription(shape, cpu_backend):
     image = _images(0, (1, 1) + shape)[1]
     ours = phase_congruency(torch.from_numpy(image))
     for got, want in zip(ours, myphasecong3(image[0, 0])):
@@ -136,11 +136,21 @@ def test_phase_congruency_matches_transcription(shape):
 
 
 @pytest.mark.parametrize('seed, shape', [(1, (2, 1, 30, 36)), (2, (1, 1, 27, 33))])
-def test_matches_mefb_transcription(seed, shape):
+def test_matches_mefb_transcription(seed, shape, cpu_backend):
     fused, ir, vis = _images(seed, shape)
     expected = [mefb_qp(a[0], b[0], f[0]) for f, a, b in zip(fused, ir, vis)]
     for fn in (phase_congruency_metric, get_metric('qp', 'mefb'), get_metric('qp')):
         np.testing.assert_allclose(fn(*tensors(fused, ir, vis)).numpy(), expected, rtol=1e-9)
+
+
+def test_fused_kernels_equal_the_torch_form(monkeypatch):
+    if not metrics._cpu_kernels.available():
+        pytest.skip('numba is not installed')
+    images = torch.cat(tensors(*_images(4, (2, 1, 61, 80))), dim=1)      # (2, 3, 61, 80): batched, odd height
+    fast = phase_congruency(images)
+    monkeypatch.setattr(metrics._pc_kernels, 'usable', lambda spectrum: False)
+    for got, want in zip(fast, phase_congruency(images)):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-14)
 
 
 def test_degenerate_inputs(monkeypatch):
