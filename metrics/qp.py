@@ -5,12 +5,13 @@ import math
 from functools import lru_cache
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from metrics import _pc_kernels
 from metrics._checks import check_images
 from metrics._registry import register_metric, register_variant
-from metrics._filters import gaussian_taps, separable_same
+from metrics._filters import gaussian_taps, local_moments
 
 # Defaults of Kovesi's phasecong3 as revised in MEFB's myphasecong3 (metricsQp.m L455-473).
 NSCALE, NORIENT = 4, 6
@@ -18,15 +19,18 @@ MIN_WAVELENGTH, MULT, SIGMA_ON_F, D_THETA_ON_SIGMA = 3, 2.1, 0.55, 1.2
 K_NOISE, CUT_OFF, G_SIGMOID = 2.0, 0.5, 10
 EPSILON = 1e-4
 FEATURE_THRESHOLD = 0.1        # fea_threshold (metricsQp.m L57)
+FEATURE_WINDOW = 11             # 11 x 11 Gaussian window, sigma 1.5, of correlation_coeffcient
 ZHAO_C = 1e-4                  # C1 = C2 = C3 of correlation_coeffcient (L156-158)
 
 
 @lru_cache(maxsize=4)
-def _log_gabor_bank(rows: int, cols: int, device: torch.device) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """The (NORIENT, NSCALE, rows, cols) frequency-domain filters of myphasecong3 and its noise constants.
+def _log_gabor_bank(rows: int, cols: int, device: torch.device) -> tuple[Tensor, ...]:
+    """The frequency-domain filters of myphasecong3, as factors, and its noise constants.
 
     Returns:
-        (filters, em_n, sum_an2, sum_ai_aj): `em_n` (NORIENT,) is sum(filter^2) at the smallest scale;
+        (spread, log_gabor, em_n, sum_an2, sum_ai_aj): the filter of orientation o and scale s is
+        spread[o] * log_gabor[s], (NORIENT, rows, cols) and (NSCALE, rows, cols) (kept apart: the full bank would
+        hold 24 planes per cached size, 59 MB at 640x480); `em_n` (NORIENT,) is sum(filter^2) at the smallest scale;
         `sum_an2` and `sum_ai_aj` (NORIENT,) are sum(ifftFilt_s^2) and sum_{i<j} sum(ifftFilt_i ifftFilt_j) with
         ifftFilt = real(ifft2(filter)) sqrt(rows cols), taken in the frequency domain (Parseval): real(ifft2(H)) is
         the transform of H's even part (H(k) + H(-k)) / 2, so no inverse FFT of the filters is needed.
@@ -63,17 +67,16 @@ def _log_gabor_bank(rows: int, cols: int, device: torch.device) -> tuple[Tensor,
         ds = sin_t * math.cos(angle) - cos_t * math.sin(angle)
         dc = cos_t * math.cos(angle) + sin_t * math.sin(angle)
         spread.append(torch.exp(-torch.atan2(ds, dc).abs() ** 2 / (2 * theta_sigma ** 2)))
-    log_gabor = torch.stack(log_gabor)
-    filters = torch.empty(NORIENT, NSCALE, rows, cols, **f64)
+    log_gabor, spread = torch.stack(log_gabor), torch.stack(spread)
     em_n, sum_an2, sum_ai_aj = (torch.empty(NORIENT, **f64) for _ in range(3))
     for o in range(NORIENT):
-        filters[o] = spread[o] * log_gabor
-        even = (filters[o] + torch.roll(torch.flip(filters[o], dims=(-2, -1)), shifts=(1, 1), dims=(-2, -1))) / 2
-        em_n[o] = (filters[o, 0] ** 2).sum()
+        filters = spread[o] * log_gabor
+        even = (filters + torch.roll(torch.flip(filters, dims=(-2, -1)), shifts=(1, 1), dims=(-2, -1))) / 2
+        em_n[o] = (filters[0] ** 2).sum()
         sum_an2[o] = (even * even).sum()
         total = even.sum(dim=0)
         sum_ai_aj[o] = ((total * total).sum() - sum_an2[o]) / 2
-    return filters, em_n, sum_an2, sum_ai_aj
+    return spread, log_gabor, em_n, sum_an2, sum_ai_aj
 
 
 def _sum_scales(x: Tensor) -> Tensor:
@@ -112,16 +115,20 @@ def phase_congruency(images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         the per-orientation PC covariance, each of the shape of `images`.
     """
     rows, cols = images.shape[-2:]
-    filters, em_n, sum_an2, sum_ai_aj = _log_gabor_bank(rows, cols, images.device)
+    spread, log_gabor, em_n, sum_an2, sum_ai_aj = _log_gabor_bank(rows, cols, images.device)
     spectrum = torch.fft.fft2(images)
     fast = _pc_kernels.usable(spectrum)
+    eo = None
     # (total energy, total sum of amplitudes, covx^2, covy^2, covx covy), summed over the orientations
     acc = images.new_zeros(5, *images.shape)
     for o in range(NORIENT):   # scales batched; one orientation at a time keeps memory at 4 complex planes/image
-        eo = _pc_kernels.filtered(spectrum, filters[o]) if fast else spectrum[..., None, :, :] * filters[o]
-        eo = torch.fft.ifft2(eo, out=eo)                                           # (..., NSCALE, H, W)
+        if fast:
+            eo = _pc_kernels.responses(spectrum, spread[o], log_gabor, out=eo)
+        else:
+            eo = torch.fft.ifft2(spectrum[..., None, :, :] * (spread[o] * log_gabor))   # (..., NSCALE, H, W)
         sum_an, max_an, energy, amp0_sq = (_pc_kernels.scale_sums if fast else _scale_sums)(eo, EPSILON)
-        del eo
+        if not fast:
+            eo = None   # the kernels reuse their array for the next orientation; the torch form makes a new one
         median_e2 = _matlab_median(amp0_sq.flatten(-2))
         noise_power = -median_e2 / math.log(0.5) / em_n[o]
         tau = torch.sqrt((2 * noise_power * sum_an2[o] + 4 * noise_power * sum_ai_aj[o]) / 2)
@@ -129,6 +136,7 @@ def phase_congruency(images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         angle = o * math.pi / NORIENT
         consts = (EPSILON, NSCALE, CUT_OFF, G_SIGMOID, math.cos(angle), math.sin(angle))
         (_pc_kernels.accumulate if fast else _accumulate)(acc, sum_an, max_an, energy, threshold, consts)
+    del eo
     total_energy, total_sum_an, covx2, covy2, covxy = acc
     pc = total_energy / (total_sum_an + EPSILON)
     covx2, covy2, covxy = covx2 / (NORIENT / 2), covy2 / (NORIENT / 2), covxy / NORIENT
@@ -182,7 +190,10 @@ def _feature_correlation(feature: Tensor, masks: Tensor) -> Tensor:
         (N,): sum of the per-pixel maximum of the three masked correlation maps / number of `max` feature pixels.
     """
     x = torch.cat([feature[:, :3] * masks, feature[:, 3:]], dim=1)                  # the fused map is not masked
-    stats = separable_same(torch.cat([x, x * x, x[:, :3] * x[:, 3:]], dim=1), gaussian_taps(11, 1.5))
+    r = FEATURE_WINDOW // 2
+    # 'same' with zero padding = 'valid' on the zero-padded maps; products are formed inside the filter
+    stats = local_moments(F.pad(x, (r, r, r, r)), [(i, i) for i in range(4)] + [(i, 3) for i in range(3)],
+                          gaussian_taps(FEATURE_WINDOW, 1.5))
     mu, second, cross = stats[:, :4], stats[:, 4:8], stats[:, 8:]
     var = second - mu * mu
     cov = cross - mu[:, :3] * mu[:, 3:]
