@@ -18,75 +18,9 @@ from metrics import _cpu_kernels
 
 @lru_cache(maxsize=1)
 def _kernels():
-    numba = _cpu_kernels._numba()
-    njit, prange = numba.njit, numba.prange
-
-    @njit(parallel=True, cache=True, nogil=True)
-    def filtered(spectrum, spread, log_gabor, out):   # pragma: no cover - compiled
-        m_count, h, w = spectrum.shape
-        s_count = log_gabor.shape[0]
-        for task in prange(m_count * s_count * h):
-            m = task // (s_count * h)
-            s = (task // h) % s_count
-            r = task % h
-            for c in range(w):
-                out[m, s, r, c] = spectrum[m, r, c] * (spread[r, c] * log_gabor[s, r, c])
-
-    @njit(parallel=True, cache=True, nogil=True)
-    def scale_sums(eo, eps):   # pragma: no cover - compiled
-        m_count, s_count, h, w = eo.shape
-        sum_an = np.empty((m_count, h, w))
-        max_an = np.empty((m_count, h, w))
-        energy = np.empty((m_count, h, w))
-        amp0_sq = np.empty((m_count, h, w))
-        for task in prange(m_count * h):
-            m = task // h
-            r = task - m * h
-            for c in range(w):
-                z = eo[m, 0, r, c]
-                amp = np.sqrt(z.real * z.real + z.imag * z.imag)
-                sa, mx, se, so = amp, amp, z.real, z.imag
-                amp0_sq[m, r, c] = amp * amp
-                for s in range(1, s_count):   # scale by scale, as the MATLAB loop adds them
-                    z = eo[m, s, r, c]
-                    amp = np.sqrt(z.real * z.real + z.imag * z.imag)
-                    sa += amp
-                    mx = max(mx, amp)
-                    se += z.real
-                    so += z.imag
-                x_energy = np.sqrt(se * se + so * so) + eps
-                mean_e, mean_o = se / x_energy, so / x_energy
-                acc = 0.0
-                for s in range(s_count):
-                    z = eo[m, s, r, c]
-                    term = (z.real * mean_e + z.imag * mean_o) - abs(z.real * mean_o - z.imag * mean_e)
-                    acc = term if s == 0 else acc + term
-                sum_an[m, r, c] = sa
-                max_an[m, r, c] = mx
-                energy[m, r, c] = acc
-        return sum_an, max_an, energy, amp0_sq
-
-    @njit(parallel=True, cache=True, nogil=True)
-    def accumulate(sum_an, max_an, energy, threshold, consts, acc):   # pragma: no cover - compiled
-        eps, n_scale, cut_off, gain, cos_a, sin_a = consts
-        m_count, h, w = sum_an.shape
-        for task in prange(m_count * h):
-            m = task // h
-            r = task - m * h
-            t = threshold[m]
-            for c in range(w):
-                e = max(energy[m, r, c] - t, 0.0)
-                width = sum_an[m, r, c] / (max_an[m, r, c] + eps) / n_scale
-                weighted = 1.0 / (1 + np.exp((cut_off - width) * gain)) * e
-                acc[0, m, r, c] += weighted
-                acc[1, m, r, c] += sum_an[m, r, c]
-                pc = weighted / sum_an[m, r, c]
-                cx, cy = pc * cos_a, pc * sin_a
-                acc[2, m, r, c] += cx * cx
-                acc[3, m, r, c] += cy * cy
-                acc[4, m, r, c] += cx * cy
-
-    return filtered, scale_sums, accumulate
+    _cpu_kernels._numba()   # applies the threading-layer choice before the kernels are loaded
+    from metrics import _numba_kernels as k
+    return k.pc_filtered, k.pc_scale_sums, k.pc_accumulate
 
 
 def usable(spectrum: torch.Tensor) -> bool:
