@@ -215,9 +215,3 @@ def local_moments(images: Tensor, pairs: list[tuple[int, int]], taps: list[float
         if cap is not None:
             product.clamp_(max=cap)
     return filter_stack(maps, taps)
-
-
-def separable_same(x: Tensor, taps: list[float]) -> Tensor:
-    """MATLAB `filter2(outer(taps, taps), x, 'same')` (zero padding) for an odd number of taps."""
-    r = (len(taps) - 1) // 2
-    return separable_valid(F.pad(x, (r, r, r, r)), taps)

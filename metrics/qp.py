@@ -19,7 +19,7 @@ MIN_WAVELENGTH, MULT, SIGMA_ON_F, D_THETA_ON_SIGMA = 3, 2.1, 0.55, 1.2
 K_NOISE, CUT_OFF, G_SIGMOID = 2.0, 0.5, 10
 EPSILON = 1e-4
 FEATURE_THRESHOLD = 0.1        # fea_threshold (metricsQp.m L57)
-FEATURE_WINDOW = 11             # 11 x 11 Gaussian window, sigma 1.5, of correlation_coeffcient
+FEATURE_WINDOW = 11            # 11 x 11 Gaussian window, sigma 1.5, of correlation_coeffcient
 ZHAO_C = 1e-4                  # C1 = C2 = C3 of correlation_coeffcient (L156-158)
 
 

@@ -7,7 +7,7 @@ import scipy.signal
 import torch
 
 from metrics import _cpu_kernels
-from metrics._filters import filter_stack, gaussian_taps, separable_same, separable_valid
+from metrics._filters import filter_stack, gaussian_taps, separable_valid
 
 needs_numba = pytest.mark.skipif(not _cpu_kernels.available(), reason='numba is not installed')
 
@@ -46,14 +46,6 @@ def test_too_small_inputs_give_empty_results(cpu_backend):
     x = torch.rand(2, 3, 10, 29, dtype=torch.float64)
     assert separable_valid(x, gaussian_taps(17, 3.4)).shape == (2, 3, 0, 13)
     assert separable_valid(x, gaussian_taps(17, 3.4), stride=2).shape == (2, 3, 0, 7)
-
-
-def test_separable_same_pads_with_zeros(cpu_backend):
-    x = torch.rand(1, 2, 20, 15, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 255
-    taps = gaussian_taps(11, 1.5)
-    k = np.outer(taps, taps)
-    want = np.stack([[scipy.signal.correlate2d(c, k, 'same', boundary='fill') for c in img] for img in x.numpy()])
-    np.testing.assert_allclose(separable_same(x, taps).numpy(), want, rtol=1e-12, atol=1e-9)
 
 
 def test_filter_stack_equals_each_map_filtered(cpu_backend, monkeypatch):
