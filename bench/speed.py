@@ -117,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_memory and device.type == 'cpu':
         print('\npeak extra memory (fresh process): one triple, then the running peak over 40 more')
         for conv in metrics.list_conventions():
-            code = ('import json, metrics; from bench.speed import memory_probe; '
+            code = ('from bench import runtime; runtime.tune(); '   # as `python -m bench` runs
+                    'import json, metrics; from bench.speed import memory_probe; '
                     f'print(json.dumps(memory_probe({conv!r}, {fitting_metrics(conv, height, width)!r}, '
                     f'{height}, {width})))')
             out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True)

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 import torch
 
-__all__ = ['available', 'separable_valid', 'usable', 'vif_terms']
+__all__ = ['available', 'qabf_sums', 'separable_valid', 'usable', 'vif_scale']
 
 # Below this many output values per call the torch form is as fast (numba's call overhead is a few microseconds).
 MIN_WORK = 1 << 14
@@ -45,7 +45,9 @@ def available() -> bool:
 def _kernels():
     _numba()   # applies the threading-layer choice before the kernels are loaded
     from metrics import _numba_kernels as k
-    return {'sep_valid': k.sep_valid, 'vif_terms': k.vif_terms, 'moments': k.moments, 'fmi_maps': k.fmi_maps}
+    from metrics._numba_qabf import qabf_sums
+    return {'qabf_sums': qabf_sums, 'sep_valid': k.sep_valid, 'vif_scale': k.vif_scale, 'moments': k.moments,
+            'fmi_maps': k.fmi_maps}
 
 
 # The work-queue layer must not be entered from two Python threads at once (numba aborts the process).
@@ -96,11 +98,27 @@ def fmi_of_features(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) ->
         return torch.from_numpy(kernel(*planes))
 
 
-def vif_terms(stats: torch.Tensor, k: int, eps: float, sigma_nsq: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """One scale's sums of log10 terms of `vif._vif_terms` from its local moments (N, 3k + 2, h, w):
-    (numerator, denominator), each (N, k)."""
-    kernel = _kernels()['vif_terms']
+def vif_scale(images: torch.Tensor, pairs: list[tuple[int, int]], taps: list[float], cap: float | None, eps: float,
+              sigma_nsq: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One scale of `vif._vif_num_den` on a float64 CPU tensor (N, k + 1, H, W), the k references then the
+    distorted image: `local_moments` and `vif._vif_terms` in one pass, never storing the moment maps.
+    (numerator, denominator) sums, each (N, k)."""
+    kernel = _kernels()['vif_scale']
     with _LAUNCH:
         _threads()
-        num, den = kernel(stats.detach().contiguous().numpy(), int(k), float(eps), float(sigma_nsq))
+        num, den = kernel(images.detach().contiguous().numpy(), np.asarray(pairs, dtype=np.int64).reshape(-1, 2),
+                          np.asarray(taps, dtype=np.float64), np.inf if cap is None else float(cap), float(eps),
+                          float(sigma_nsq))
+    return torch.from_numpy(num), torch.from_numpy(den)
+
+
+def qabf_sums(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, consts: tuple[float, ...],
+              exact: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """`qabf._qabf`'s numerator and denominator for float64 CPU tensors (N, 1, H, W), in one pass without
+    full-size temporaries; consts = (Dg, kg, Da, ka), `exact` as there."""
+    kernel = _kernels()['qabf_sums']
+    planes = [t.detach()[:, 0].contiguous().numpy() for t in (fused, ir, vis)]
+    with _LAUNCH:
+        _threads()
+        num, den = kernel(*planes, np.asarray(consts, dtype=np.float64), bool(exact))
     return torch.from_numpy(num), torch.from_numpy(den)

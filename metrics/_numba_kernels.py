@@ -8,7 +8,98 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(parallel=True, cache=True, nogil=True)
+def kernel(**options):
+    """numba's `njit`, cached on disk, releasing the GIL, with IEEE division (inf and NaN, as the torch forms
+    give) instead of numba's ZeroDivisionError checks, which also keep a loop with a division from vectorising."""
+    return njit(cache=True, nogil=True, error_model='numpy', **options)
+
+
+@kernel()
+def column_pass(plane, r0, taps, out):   # pragma: no cover - compiled
+    # out[c] = sum_k taps[k] * plane[r0 + k, c], adding the taps in order: the same arithmetic as one sweep over
+    # `out` per tap, but up to nine taps per sweep, which saves most of the loads and stores of `out` (the
+    # bottleneck: a 17-tap window takes 2 sweeps instead of 17).
+    k_count, w = taps.shape[0], out.shape[0]
+    k = 0
+    if k_count >= 9:
+        t0, t1, t2, t3, t4, t5, t6, t7, t8 = (taps[0], taps[1], taps[2], taps[3], taps[4], taps[5], taps[6],
+                                              taps[7], taps[8])
+        s0, s1, s2, s3, s4 = plane[r0], plane[r0 + 1], plane[r0 + 2], plane[r0 + 3], plane[r0 + 4]
+        s5, s6, s7, s8 = plane[r0 + 5], plane[r0 + 6], plane[r0 + 7], plane[r0 + 8]
+        for c in range(w):
+            acc = ((t0 * s0[c] + t1 * s1[c]) + t2 * s2[c]) + t3 * s3[c]
+            acc = (((acc + t4 * s4[c]) + t5 * s5[c]) + t6 * s6[c]) + t7 * s7[c]
+            out[c] = acc + t8 * s8[c]
+        k = 9
+    else:
+        t0 = taps[0]
+        s0 = plane[r0]
+        for c in range(w):
+            out[c] = t0 * s0[c]
+        k = 1
+    while k + 7 < k_count:
+        t0, t1, t2, t3, t4, t5, t6, t7 = (taps[k], taps[k + 1], taps[k + 2], taps[k + 3], taps[k + 4], taps[k + 5],
+                                          taps[k + 6], taps[k + 7])
+        s0, s1, s2, s3 = plane[r0 + k], plane[r0 + k + 1], plane[r0 + k + 2], plane[r0 + k + 3]
+        s4, s5, s6, s7 = plane[r0 + k + 4], plane[r0 + k + 5], plane[r0 + k + 6], plane[r0 + k + 7]
+        for c in range(w):
+            acc = (((out[c] + t0 * s0[c]) + t1 * s1[c]) + t2 * s2[c]) + t3 * s3[c]
+            out[c] = (((acc + t4 * s4[c]) + t5 * s5[c]) + t6 * s6[c]) + t7 * s7[c]
+        k += 8
+    while k + 3 < k_count:
+        t0, t1, t2, t3 = taps[k], taps[k + 1], taps[k + 2], taps[k + 3]
+        s0, s1, s2, s3 = plane[r0 + k], plane[r0 + k + 1], plane[r0 + k + 2], plane[r0 + k + 3]
+        for c in range(w):
+            out[c] = (((out[c] + t0 * s0[c]) + t1 * s1[c]) + t2 * s2[c]) + t3 * s3[c]
+        k += 4
+    while k < k_count:
+        t0 = taps[k]
+        s0 = plane[r0 + k]
+        for c in range(w):
+            out[c] += t0 * s0[c]
+        k += 1
+
+
+@kernel()
+def row_pass(line, taps, out):   # pragma: no cover - compiled
+    # out[c] = sum_k taps[k] * line[c + k] ('valid'), taps in order, grouped into sweeps as in `column_pass`.
+    k_count, wo = taps.shape[0], out.shape[0]
+    k = 0
+    if k_count >= 9:
+        t0, t1, t2, t3, t4, t5, t6, t7, t8 = (taps[0], taps[1], taps[2], taps[3], taps[4], taps[5], taps[6],
+                                              taps[7], taps[8])
+        for c in range(wo):
+            acc = ((t0 * line[c] + t1 * line[c + 1]) + t2 * line[c + 2]) + t3 * line[c + 3]
+            acc = (((acc + t4 * line[c + 4]) + t5 * line[c + 5]) + t6 * line[c + 6]) + t7 * line[c + 7]
+            out[c] = acc + t8 * line[c + 8]
+        k = 9
+    else:
+        t0 = taps[0]
+        for c in range(wo):
+            out[c] = t0 * line[c]
+        k = 1
+    while k + 7 < k_count:
+        t0, t1, t2, t3, t4, t5, t6, t7 = (taps[k], taps[k + 1], taps[k + 2], taps[k + 3], taps[k + 4], taps[k + 5],
+                                          taps[k + 6], taps[k + 7])
+        for c in range(wo):
+            j = c + k
+            acc = (((out[c] + t0 * line[j]) + t1 * line[j + 1]) + t2 * line[j + 2]) + t3 * line[j + 3]
+            out[c] = (((acc + t4 * line[j + 4]) + t5 * line[j + 5]) + t6 * line[j + 6]) + t7 * line[j + 7]
+        k += 8
+    while k + 3 < k_count:
+        t0, t1, t2, t3 = taps[k], taps[k + 1], taps[k + 2], taps[k + 3]
+        for c in range(wo):
+            j = c + k
+            out[c] = (((out[c] + t0 * line[j]) + t1 * line[j + 1]) + t2 * line[j + 2]) + t3 * line[j + 3]
+        k += 4
+    while k < k_count:
+        t0 = taps[k]
+        for c in range(wo):
+            out[c] += t0 * line[c + k]
+        k += 1
+
+
+@kernel(parallel=True)
 def sep_valid(x, col_taps, row_taps, stride):   # pragma: no cover - compiled
     m_count, h, w = x.shape
     kh, kw = col_taps.shape[0], row_taps.shape[0]
@@ -18,128 +109,164 @@ def sep_valid(x, col_taps, row_taps, stride):   # pragma: no cover - compiled
     for task in prange(m_count * ho):
         m = task // ho
         r = task - m * ho
-        r0 = r * stride
         # Down the columns first, then along the row: the order of the torch form.
         tmp = np.empty(w)
-        t0 = col_taps[0]
-        for c in range(w):
-            tmp[c] = t0 * x[m, r0, c]
-        for k in range(1, kh):
-            tk = col_taps[k]
-            for c in range(w):
-                tmp[c] += tk * x[m, r0 + k, c]
-        row = out[m, r]
-        t0 = row_taps[0]
+        column_pass(x[m], r * stride, col_taps, tmp)
         if stride == 1:
+            row_pass(tmp, row_taps, out[m, r])
+        else:   # every output of the row, then every stride-th: vectorised, faster than a strided gather
+            full = np.empty(w - kw + 1)
+            row_pass(tmp, row_taps, full)
+            row = out[m, r]
             for c in range(wo):
-                row[c] = t0 * tmp[c]
-            for k in range(1, kw):
-                tk = row_taps[k]
-                for c in range(wo):
-                    row[c] += tk * tmp[c + k]
-        else:
-            for c in range(wo):
-                acc = t0 * tmp[c * stride]
-                for k in range(1, kw):
-                    acc += row_taps[k] * tmp[c * stride + k]
-                row[c] = acc
+                row[c] = full[c * stride]
     return out
 
 
-@njit(parallel=True, cache=True, nogil=True)
+# Output rows per task of the moment kernels: their products are formed once per block (17 + 16 input rows for
+# 16 output rows with a 17-tap window) instead of once per tap, and a block's product rows stay in cache.
+MOMENT_BLOCK = 16
+
+
+@kernel()
+def block_products(x, n, pairs, cap, first, prod):   # pragma: no cover - compiled
+    # prod[q, i] = min(x_a * x_b, cap) on input row first + i, for the pairs q = (a, b)
+    for q in range(pairs.shape[0]):
+        for i in range(prod.shape[1]):
+            a = x[n, pairs[q, 0], first + i]
+            b = x[n, pairs[q, 1], first + i]
+            dst = prod[q, i]
+            for c in range(a.shape[0]):
+                dst[c] = min(a[c] * b[c], cap)
+
+
+@kernel()
+def moment_row(x, n, prod, taps, r, i0, out, tmp):   # pragma: no cover - compiled
+    # Output row r of every channel: the planes of x[n], then the product planes (prod holds them from input row
+    # r - i0 on). Down the columns first, then along the row, taps in order (the torch form's order).
+    p_count = x.shape[1]
+    for ch in range(out.shape[0]):
+        if ch < p_count:
+            column_pass(x[n, ch], r, taps, tmp)
+        else:
+            column_pass(prod[ch - p_count], i0, taps, tmp)
+        row_pass(tmp, taps, out[ch])
+
+
+@kernel(parallel=True)
 def moments(x, pairs, taps, cap):   # pragma: no cover - compiled
     n_img, p_count, h, w = x.shape
     q_count = pairs.shape[0]
     k_count = taps.shape[0]
     ho, wo = h - k_count + 1, w - k_count + 1
-    out = np.empty((n_img, p_count + q_count, ho, wo))
-    for task in prange(n_img * ho):
-        n = task // ho
-        r = task - n * ho
-        tmp = np.zeros((p_count + q_count, w))
-        for k in range(k_count):
-            tk = taps[k]
-            for p in range(p_count):
-                src = x[n, p, r + k]
-                acc = tmp[p]
-                for c in range(w):
-                    acc[c] += tk * src[c]
-            for q in range(q_count):
-                a = x[n, pairs[q, 0], r + k]
-                b = x[n, pairs[q, 1], r + k]
-                acc = tmp[p_count + q]
-                for c in range(w):
-                    acc[c] += tk * min(a[c] * b[c], cap)
-        t0 = taps[0]
-        for ch in range(p_count + q_count):
-            row = out[n, ch, r]
-            src = tmp[ch]
-            for c in range(wo):
-                row[c] = t0 * src[c]
-            for k in range(1, k_count):
-                tk = taps[k]
-                for c in range(wo):
-                    row[c] += tk * src[c + k]
-    return out
+    blocks = (ho + MOMENT_BLOCK - 1) // MOMENT_BLOCK
+    out = np.empty((n_img, ho, p_count + q_count, wo))
+    for task in prange(n_img * blocks):
+        n = task // blocks
+        first = (task - n * blocks) * MOMENT_BLOCK
+        last = min(first + MOMENT_BLOCK, ho)
+        prod = np.empty((q_count, last - first + k_count - 1, w))
+        block_products(x, n, pairs, cap, first, prod)
+        tmp = np.empty(w)
+        for r in range(first, last):
+            moment_row(x, n, prod, taps, r, r - first, out[n, r], tmp)
+    return out.transpose(0, 2, 1, 3)
 
 
-@njit(cache=True, nogil=True, inline='always')
-def log10_product(values, count):   # pragma: no cover - compiled
-    # One logarithm for up to 8 factors >= 1; the plain sum of logarithms if their product overflows.
-    p = 1.0
-    for i in range(count):
-        p *= values[i]
-    if p < np.inf:
-        return np.log10(p)
-    total = 0.0
-    for i in range(count):
-        total += np.log10(values[i])
-    return total
+_MANTISSA = 4503599627370495        # the 52 fraction bits of a float64
+_ONE = 4607182418800017408           # the bits of 1.0 (biased exponent 1023)
 
 
-@njit(parallel=True, cache=True, nogil=True)
-def vif_terms(stats, k, eps, sigma_nsq):   # pragma: no cover - compiled
-    n_img, _, h, w = stats.shape
-    num = np.zeros((n_img, k, h))
-    den = np.zeros((n_img, k, h))
-    for task in prange(n_img * h):
-        n = task // h
-        r = task - n * h
-        tn = np.empty(w)
-        td = np.empty(w)
-        mu2 = stats[n, k, r]
-        e22 = stats[n, 3 * k + 1, r]
-        for s in range(k):
-            mu1 = stats[n, s, r]
-            e11 = stats[n, k + 1 + s, r]
-            e12 = stats[n, 2 * k + 1 + s, r]
-            for c in range(w):   # branch-free, so that it vectorises
-                s1 = max(e11[c] - mu1[c] * mu1[c], 0.0)
-                s12 = e12[c] - mu1[c] * mu2[c]
-                s2 = max(e22[c] - mu2[c] * mu2[c], 0.0)
-                g = s12 / (s1 + eps)
-                sv = max(s2 - g * s12, eps) + sigma_nsq
-                ok = s1 >= eps
-                g = g if (ok and s2 >= eps and g > 0) else 0.0
-                tn[c] = g * g * s1 / sv + 1
-                td[c] = (s1 if ok else 0.0) / sigma_nsq + 1
-            acc_n = 0.0
-            acc_d = 0.0
-            for c in range(0, w, 8):
-                m = min(8, w - c)
-                acc_n += log10_product(tn[c:c + m], m)
-                acc_d += log10_product(td[c:c + m], m)
-            num[n, s, r] = acc_n
-            den[n, s, r] = acc_d
-    return num.sum(axis=2), den.sum(axis=2)
+@kernel()
+def sum_log10(values, lanes, exps):   # pragma: no cover - compiled
+    # sum(log10(values)) of values >= 1 with one logarithm: eight running products (which vectorise) whose binary
+    # exponents move into integer counters every 4 factors, so they stay finite while the factors are under 1e75.
+    # Should a product overflow anyway, or a value be NaN, it returns the plain sum of logarithms instead.
+    count = values.shape[0]
+    bits = lanes.view(np.int64)
+    for j in range(8):
+        lanes[j] = 1.0
+        exps[j] = 0
+    bad = 0
+    whole = count - count % 8
+    for c in range(0, whole, 8):
+        for j in range(8):
+            lanes[j] *= values[c + j]
+        if c % 32 == 24 or c + 8 == whole:
+            for j in range(8):
+                e = (bits[j] >> 52) & 2047
+                bad = max(bad, e)            # 2047: inf or NaN
+                exps[j] += e - 1023
+                bits[j] = (bits[j] & _MANTISSA) | _ONE
+    product = 1.0
+    exponent = 0
+    for j in range(8):
+        product *= lanes[j]          # each in [1, 2)
+        exponent += exps[j]
+    for c in range(whole, count):
+        product *= values[c]
+    if bad == 2047 or not product < np.inf:
+        total = 0.0
+        for c in range(count):
+            total += np.log10(values[c])
+        return total
+    return np.log10(product) + exponent * 0.30102999566398120   # log10(2)
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(parallel=True)
+def vif_scale(x, pairs, taps, cap, eps, sigma_nsq):   # pragma: no cover - compiled
+    # One scale of VIF for each reference x[:, s] (s < k) against the distorted x[:, k]: the local moments of
+    # `moments` row by row, turned into the two log10 sums of `vif._vif_terms` without storing the moment maps.
+    n_img, p_count, h, w = x.shape
+    k = p_count - 1
+    q_count = pairs.shape[0]
+    k_count = taps.shape[0]
+    ho, wo = h - k_count + 1, w - k_count + 1
+    blocks = (ho + MOMENT_BLOCK - 1) // MOMENT_BLOCK
+    num = np.zeros((n_img, blocks, k))
+    den = np.zeros((n_img, blocks, k))
+    for task in prange(n_img * blocks):
+        n = task // blocks
+        b = task - n * blocks
+        first = b * MOMENT_BLOCK
+        last = min(first + MOMENT_BLOCK, ho)
+        prod = np.empty((q_count, last - first + k_count - 1, w))
+        block_products(x, n, pairs, cap, first, prod)
+        stats = np.empty((p_count + q_count, wo))
+        tmp = np.empty(w)
+        tn = np.empty(wo)
+        td = np.empty(wo)
+        lanes = np.empty(8)
+        exps = np.empty(8, dtype=np.int64)
+        for r in range(first, last):
+            moment_row(x, n, prod, taps, r, r - first, stats, tmp)
+            mu2 = stats[k]
+            e22 = stats[p_count + 2 * k]
+            for s in range(k):
+                mu1 = stats[s]
+                e11 = stats[p_count + s]
+                e12 = stats[p_count + k + s]
+                for c in range(wo):   # branch-free, so that it vectorises
+                    s1 = max(e11[c] - mu1[c] * mu1[c], 0.0)
+                    s12 = e12[c] - mu1[c] * mu2[c]
+                    s2 = max(e22[c] - mu2[c] * mu2[c], 0.0)
+                    g = s12 / (s1 + eps)
+                    sv = max(s2 - g * s12, eps) + sigma_nsq
+                    ok = s1 >= eps
+                    g = g if (ok and s2 >= eps and g > 0) else 0.0
+                    tn[c] = g * g * s1 / sv + 1
+                    td[c] = (s1 if ok else 0.0) / sigma_nsq + 1
+                num[n, b, s] += sum_log10(tn, lanes, exps)
+                den[n, b, s] += sum_log10(td, lanes, exps)
+    return num.sum(axis=1), den.sum(axis=1)
+
+
+@kernel(inline='always')
 def xlog_abs(p):   # pragma: no cover - compiled
     return p * np.log(abs(p)) if p != 0.0 else 0.0
 
 
-@njit(cache=True, nogil=True, inline='always')
+@kernel(inline='always')
 def pdf(src, dst, csum):   # pragma: no cover - compiled
     # min-max normalised (constant -> ones), divided by its sum; and its running sums
     lo = src[0]
@@ -158,7 +285,7 @@ def pdf(src, dst, csum):   # pragma: no cover - compiled
         csum[i] = running
 
 
-@njit(cache=True, nogil=True)
+@kernel()
 def fmi_window(a, f, scratch, cells_i, cells_j):   # pragma: no cover - compiled
     # Normalised feature MI of two raw 3 x 3 windows (9 values, column-major); see fmi_pixel._nfmi_normalised.
     # `scratch` (7, 17) and `cells_*` (17,) are work space, allocated once per row by the caller.
@@ -259,7 +386,7 @@ def fmi_window(a, f, scratch, cells_i, cells_j):   # pragma: no cover - compiled
     return 0.0 if mi == 0 else 2 * mi / (h_a + h_f)
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@kernel(parallel=True)
 def fmi_maps(f, a, b):   # pragma: no cover - compiled
     n_img, h, w = f.shape
     ho, wo = h - 2, w - 2
@@ -289,7 +416,7 @@ def fmi_maps(f, a, b):   # pragma: no cover - compiled
 # Phase congruency (`_pc_kernels`)
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@kernel(parallel=True)
 def pc_filtered(spectrum, spread, log_gabor, out):   # pragma: no cover - compiled
     m_count, h, w = spectrum.shape
     s_count = log_gabor.shape[0]
@@ -301,7 +428,7 @@ def pc_filtered(spectrum, spread, log_gabor, out):   # pragma: no cover - compil
             out[m, s, r, c] = spectrum[m, r, c] * (spread[r, c] * log_gabor[s, r, c])
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@kernel(parallel=True)
 def pc_scale_sums(eo, eps):   # pragma: no cover - compiled
     m_count, s_count, h, w = eo.shape
     sum_an = np.empty((m_count, h, w))
@@ -336,7 +463,7 @@ def pc_scale_sums(eo, eps):   # pragma: no cover - compiled
     return sum_an, max_an, energy, amp0_sq
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@kernel(parallel=True)
 def pc_accumulate(sum_an, max_an, energy, threshold, consts, acc):   # pragma: no cover - compiled
     eps, n_scale, cut_off, gain, cos_a, sin_a = consts
     m_count, h, w = sum_an.shape

@@ -34,11 +34,11 @@ def _vif_num_den(sources: list[Tensor], fused: Tensor, saturate: bool = False) -
         if images.shape[-2] < size or images.shape[-1] < size:
             break  # MATLAB's 'valid' output is empty from here on: nothing more is added
         pairs = [(i, i) for i in range(k)] + [(i, k) for i in range(k)] + [(k, k)]
-        stats = local_moments(images, pairs, taps, cap=255 if saturate and scale == 1 else None)
-        if _cpu_kernels.usable(stats, stats.numel()):
-            terms = _cpu_kernels.vif_terms(stats, k, EPS, SIGMA_NSQ)
+        cap = 255 if saturate and scale == 1 else None
+        if _cpu_kernels.usable(images, images.numel() * 2):
+            terms = _cpu_kernels.vif_scale(images, pairs, taps, cap, EPS, SIGMA_NSQ)
         else:
-            terms = _vif_terms(stats, k)
+            terms = _vif_terms(local_moments(images, pairs, taps, cap=cap), k)
         num += terms[0]
         den += terms[1]
     return num, den
@@ -47,7 +47,7 @@ def _vif_num_den(sources: list[Tensor], fused: Tensor, saturate: bool = False) -
 def _vif_terms(stats: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """Sums over the pixels of log10(1 + g^2 s1 / s_v) and log10(1 + s1 / sigma_n^2) for each of the k references,
     from one scale's local moments, (N, 3k + 2, h, w) channels: means of r_1..r_k and d, of r_i^2, of r_i d, of
-    d^2. Two (N, k) tensors. `_cpu_kernels.vif_terms` is the same arithmetic fused into one pass."""
+    d^2. Two (N, k) tensors. `_cpu_kernels.vif_scale` fuses it with the moments."""
     mu1, mu2 = stats[:, :k], stats[:, k:k + 1]
     s1, s12, s2 = stats[:, k + 1:2 * k + 1], stats[:, 2 * k + 1:3 * k + 1], stats[:, 3 * k + 1:]
     s2 = s2.addcmul_(mu2, mu2, value=-1).clamp_(min=0)

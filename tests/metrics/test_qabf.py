@@ -9,9 +9,12 @@ import scipy.signal
 import torch
 from hypothesis import given, settings
 
-from metrics import get_metric
+from metrics import _cpu_kernels, get_metric
 from metrics.qabf import _sqrt_correctly_rounded, qabf, qabf_tang2022
 from tests.metrics.metric_inputs import gray_triples, single, stacked
+
+# Every test runs through the fused CPU kernel and through the torch form.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
 
 H1 = np.array([[1., 2., 1.], [0., 0., 0.], [-1., -2., -1.]])
 H3 = np.array([[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]])
@@ -151,3 +154,44 @@ def test_properties_symmetry_and_bounds(triple):
     q = qabf(*t).item()
     assert 0 <= q <= 1
     assert qabf(t[0], t[2], t[1]).item() == pytest.approx(q, rel=1e-14)
+
+
+def test_kernels_vectorised_exp_and_atan_match_the_c_library(cpu_backend):
+    """The kernel's own exp (in the sigmoid) and atan, written so that they vectorise, against numpy's."""
+    if cpu_backend != 'kernel':
+        pytest.skip('checks the kernel\'s functions')
+    from numba import njit
+
+    from metrics._numba_qabf import atan_of_ratio, sigmoid_row
+
+    @njit
+    def atan_all(sy, sx, out):
+        for i in range(sy.shape[0]):
+            out[i] = atan_of_ratio(sy[i], sx[i])
+
+    rng = np.random.default_rng(0)
+    y = np.concatenate([rng.uniform(-40, 40, 100_000), rng.uniform(-750, 750, 20_000),
+                        [0., -708., 708., -709.5, 709.5, -745., 745., 1e6, -1e6]])
+    got = np.empty_like(y)
+    sigmoid_row(y, got, np.empty(len(y), dtype=np.int64), np.empty_like(y))
+    with np.errstate(over='ignore'):
+        want = 1 / (1 + np.exp(-y))
+    assert np.all(np.abs(got - want) <= 4 * np.spacing(want) + 1e-300)   # 4 ulp; 0 where the true value < 1e-308
+    sy = np.concatenate([rng.normal(0, 100, 100_000), rng.integers(-1020, 1021, 50_000), [0., 5., -5., 1e300]])
+    sx = np.concatenate([rng.normal(0, 100, 100_000), rng.integers(-1020, 1021, 50_000), [3., 1e-4, -7., 1.]])
+    sx[sx == 0] = 1.
+    got = np.empty_like(sy)
+    atan_all(sy, sx, got)
+    want = np.arctan(sy / sx)
+    assert np.all(np.abs(got - want) <= np.spacing(np.abs(want)))   # 1 ulp
+
+
+def test_kernel_and_torch_form_agree_on_a_large_image(cpu_backend, monkeypatch):
+    if cpu_backend != 'kernel':
+        pytest.skip('compares the kernel with the torch form')
+    from bench.speed import test_triple
+    f, a, b = (t.double() for t in test_triple(120, 160, batch=2))
+    fused = qabf(f, a, b), qabf_tang2022(f / 255, a / 255, b / 255)
+    monkeypatch.setattr(_cpu_kernels, 'available', lambda: False)
+    torch.testing.assert_close(fused[0], qabf(f, a, b), rtol=1e-14, atol=0)
+    torch.testing.assert_close(fused[1], qabf_tang2022(f / 255, a / 255, b / 255), rtol=1e-14, atol=0)
