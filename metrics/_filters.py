@@ -86,14 +86,25 @@ def fspecial_gaussian(size: int, sigma: float, *, device=None, dtype=torch.float
 def histogram(levels: Tensor, bins: int = 256) -> Tensor:
     """Counts per image of integer `levels` in [0, bins): (N, ...) -> (N, bins) float64."""
     n = levels.shape[0]
+    if _cpu_kernels.usable(levels, levels.numel(), (torch.int64, torch.float64)):
+        return _cpu_kernels.bincount_rows(levels.reshape(n, -1), bins)
     flat = levels.reshape(n, -1).long()
     counts = torch.zeros(n, bins, dtype=torch.float64, device=levels.device)
     return counts.scatter_add_(1, flat, torch.ones_like(flat, dtype=torch.float64))
 
 
-def joint_histogram(a: Tensor, b: Tensor, bins: int = 256) -> Tensor:
-    """Joint counts per image of integer levels: (N, ...) x2 -> (N, bins, bins), rows indexed by `a`."""
-    return histogram(a.long() * bins + b.long(), bins * bins).view(-1, bins, bins)
+def joint_histogram(a: Tensor, b: Tensor, bins: int = 256, cap: int | None = None) -> Tensor:
+    """Joint counts per image of integer levels: (N, ...) x2 -> (N, bins, bins), rows indexed by `a`; with `cap`,
+    levels above it count as `cap`."""
+    n = a.shape[0]
+    levels = (torch.int64, torch.float64)
+    if _cpu_kernels.usable(a, a.numel(), levels) and b.dtype in levels:
+        return _cpu_kernels.joint_counts(a.reshape(n, -1), b.reshape(n, -1), bins,
+                                         bins - 1 if cap is None else cap).view(-1, bins, bins)
+    a, b = a.long(), b.long()
+    if cap is not None:
+        a, b = a.clamp(max=cap), b.clamp(max=cap)
+    return histogram(a * bins + b, bins * bins).view(-1, bins, bins)
 
 
 def entropy_bits(p: Tensor, dim: int = -1) -> Tensor:

@@ -482,3 +482,58 @@ def pc_accumulate(sum_an, max_an, energy, threshold, consts, acc):   # pragma: n
             acc[2, m, r, c] += cx * cx
             acc[3, m, r, c] += cy * cy
             acc[4, m, r, c] += cx * cy
+
+
+# Histograms (`_filters.histogram`) and grey-level rounding (`mi._levels`, `mi._uint8`)
+
+
+@kernel(parallel=True)
+def bincount_rows(levels, bins):   # pragma: no cover - compiled
+    # Counts of each row's integer levels (truncated as torch's .long() does), and how many fell outside [0, bins).
+    n_img, count = levels.shape
+    out = np.zeros((n_img, bins))
+    outside = np.zeros(n_img, dtype=np.int64)
+    for n in prange(n_img):
+        row = out[n]
+        for j in range(count):
+            v = int(levels[n, j])
+            if 0 <= v < bins:
+                row[v] += 1.0
+            else:
+                outside[n] += 1
+    return out, outside
+
+
+@kernel(parallel=True)
+def round_clamp(x, half_away, lo, hi):   # pragma: no cover - compiled
+    # Rounded to integers (half to even, or half away from zero, exactly: trunc, then the fraction's test) and
+    # clamped to [lo, hi], in one pass.
+    flat = x.ravel()
+    out = np.empty_like(flat)
+    for i in prange(flat.shape[0]):
+        v = flat[i]
+        if half_away:
+            t = np.trunc(v)
+            r = t + (np.sign(v) if abs(v - t) >= 0.5 else 0.0)
+        else:
+            r = np.rint(v)
+        out[i] = min(max(r, lo), hi)
+    return out.reshape(x.shape)
+
+
+@kernel(parallel=True)
+def joint_counts(a, b, bins, cap):   # pragma: no cover - compiled
+    # Joint counts of two rows of integer levels (each first capped at `cap`): out[n, a * bins + b].
+    n_img, count = a.shape
+    out = np.zeros((n_img, bins * bins))
+    outside = np.zeros(n_img, dtype=np.int64)
+    for n in prange(n_img):
+        row = out[n]
+        for j in range(count):
+            u = min(int(a[n, j]), cap)
+            v = min(int(b[n, j]), cap)
+            if 0 <= u < bins and 0 <= v < bins:
+                row[u * bins + v] += 1.0
+            else:
+                outside[n] += 1
+    return out, outside

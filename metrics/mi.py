@@ -6,6 +6,7 @@ import math
 import torch
 from torch import Tensor
 
+from metrics import _cpu_kernels
 from metrics._checks import check_images
 from metrics._filters import entropy_bits, histogram, joint_histogram
 from metrics._registry import register_metric, register_variant
@@ -21,12 +22,18 @@ def _round_half_away(x: Tensor) -> Tensor:
 
 def _levels(image: Tensor) -> Tensor:
     """(N, 1, H, W) -> (N, H*W) grey levels in 0..255: rounded half to even (as np.round), clipped."""
-    return image.detach().to(torch.float64).flatten(1).round().clamp_(0, 255)
+    x = image.detach().to(torch.float64).flatten(1)
+    if _cpu_kernels.usable(x, x.numel()):
+        return _cpu_kernels.round_clamp(x, half_away=False)
+    return x.round().clamp_(0, 255)
 
 
 def _uint8(image: Tensor) -> Tensor:
     """(N, 1, H, W) -> (N, H*W) as MATLAB's uint8(): rounded half away from zero, saturated to 0..255."""
-    return _round_half_away(image.detach().to(torch.float64).flatten(1)).clamp(0, 255)
+    x = image.detach().to(torch.float64).flatten(1)
+    if _cpu_kernels.usable(x, x.numel()):
+        return _cpu_kernels.round_clamp(x, half_away=True)
+    return _round_half_away(x).clamp(0, 255)
 
 
 def _mi_from_joint(joint: Tensor) -> Tensor:
@@ -69,17 +76,14 @@ def mutual_information(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
         xingchenzhang/VIFB @ 22b2ea9 `metrics/metricsMutinf.m`.
     """
     check_images(fused, ir, vis)
-    f, a, b = (_levels(t).long() for t in (fused, ir, vis))
+    f, a, b = (_levels(t) for t in (fused, ir, vis))
     return _mi_from_joint(_pair_histogram(f, a, b)).view(2, -1).sum(dim=0)
 
 
-def _pair_histogram(f: Tensor, a: Tensor, b: Tensor, bins: int = 256) -> Tensor:
-    """Joint histograms (2N, bins, bins) of (A, F) for the N images, then of (B, F): rows index the source.
-
-    `a` and `b` (fresh (N, P) int64 level tensors) are overwritten with the joint bin index a * bins + f.
-    """
-    joint = [histogram(x.mul_(bins).add_(f), bins * bins) for x in (a, b)]
-    return torch.cat(joint).view(-1, bins, bins)
+def _pair_histogram(f: Tensor, a: Tensor, b: Tensor, cap: int | None = None) -> Tensor:
+    """Joint histograms (2N, 256, 256) of (A, F) for the N images, then of (B, F), from (N, P) integer levels:
+    rows index the source; with `cap`, levels above it count as `cap`."""
+    return torch.cat([joint_histogram(x, f, cap=cap) for x in (a, b)])
 
 
 def _sklearn_terms(cells: Tensor, a: Tensor, b: Tensor, p: int) -> Tensor:
@@ -166,10 +170,10 @@ def mutual_information_tang(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
         tensor([4.], dtype=torch.float64)
     """
     check_images(fused, ir, vis)
-    f, a, b = (_uint8(t).long() for t in (fused, ir, vis))
+    f, a, b = (_uint8(t) for t in (fused, ir, vis))
     p = f.shape[1]
     h_f, h_a, h_b = (entropy_bits(histogram(t) / p) for t in (f, a, b))
-    joint = _pair_histogram(*(t.clamp(max=254) for t in (f, a, b)))
+    joint = _pair_histogram(f, a, b, cap=254)
     h_joint = entropy_bits(joint.flatten(1) / p).view(2, -1)
     return (h_a + h_f - h_joint[0]) + (h_b + h_f - h_joint[1])
 
@@ -189,7 +193,7 @@ def mutual_information_vifb(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
         tensor([1.3863], dtype=torch.float64)
     """
     check_images(fused, ir, vis)
-    f, a, b = (_stretched_levels(t).long() for t in (fused, ir, vis))
+    f, a, b = (_stretched_levels(t) for t in (fused, ir, vis))
     return (_mi_from_joint(_pair_histogram(f, a, b)) * LN2).view(2, -1).sum(dim=0)
 
 

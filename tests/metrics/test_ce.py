@@ -12,6 +12,9 @@ from hypothesis import strategies as st
 from metrics import get_metric
 from metrics.ce import cross_entropy
 
+# Every test runs through the CPU kernels (histograms, rounding) and through the torch forms.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 
 def _vifb_cross_entropy(img1: np.ndarray, fused: np.ndarray) -> float:
     """cross_entropy(img1, fused): 256-bin histograms, sum over bins where both are nonzero of P1 log2(P1 / P2)."""

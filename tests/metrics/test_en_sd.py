@@ -9,6 +9,9 @@ import torch
 from metrics.en import entropy
 from metrics.sd import standard_deviation
 
+# Every test runs through the CPU kernels (histograms, rounding) and through the torch forms.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 
 @pytest.mark.parametrize('seed, shape, levels', [(0, (2, 1, 16, 16), 256), (1, (3, 1, 37, 53), 7),
                                                  (2, (1, 1, 5, 300), 2)])

@@ -83,3 +83,30 @@ def test_different_column_and_row_taps(cpu_backend):
     np.testing.assert_allclose(separable_valid(x, col, row_taps=row).numpy(), want, rtol=1e-12, atol=1e-9)
     np.testing.assert_allclose(separable_valid(x, col, stride=2, row_taps=row).numpy(), want[..., ::2, ::2],
                                rtol=1e-12, atol=1e-9)
+
+
+def test_histograms_from_int_or_float_levels_and_out_of_range(cpu_backend):
+    from metrics._filters import histogram, joint_histogram
+    rng = np.random.default_rng(4)
+    a, b = (torch.from_numpy(rng.integers(0, 256, (2, 1, 20, 30))) for _ in range(2))
+    want = np.stack([np.bincount(x.ravel(), minlength=256) for x in a.numpy()])
+    np.testing.assert_array_equal(histogram(a).numpy(), want)
+    np.testing.assert_array_equal(histogram(a.double()).numpy(), want)
+    joint = joint_histogram(a.double(), b, cap=254).numpy()
+    capped = [np.minimum(x.numpy(), 254).reshape(2, -1) for x in (a, b)]
+    for n in range(2):
+        np.testing.assert_array_equal(joint[n], np.histogram2d(capped[0][n], capped[1][n], bins=256,
+                                                               range=[[0, 256], [0, 256]])[0])
+    with pytest.raises((ValueError, RuntimeError), match='outside|index'):
+        histogram(a + 1)   # 256 is not a level of 256 bins
+
+
+def test_rounding_to_levels_half_even_and_half_away(cpu_backend):
+    from metrics.mi import _levels, _uint8
+    x = torch.tensor([0.49999999999999994, 0.5, 1.5, 2.5, -0.5, -3.2, 254.5, 255.5, 1e300, 7.0, 99.49, 99.5],
+                     dtype=torch.float64).repeat(1500).view(1, 1, 120, 150)   # enough values for the kernel
+    half_even = np.clip(np.round(x.numpy().ravel()), 0, 255)
+    half_away = np.clip(np.sign(x.numpy().ravel()) * np.floor(np.abs(x.numpy().ravel()) + 0.5), 0, 255)
+    half_away[0::12] = 0.   # floor(0.49999999999999994 + 0.5) is 1: the exact rule gives 0
+    np.testing.assert_array_equal(_levels(x).numpy().ravel(), half_even)
+    np.testing.assert_array_equal(_uint8(x).numpy().ravel(), half_away)

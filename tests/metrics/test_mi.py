@@ -18,6 +18,9 @@ from metrics.en import entropy
 from metrics.mi import (mutual_information, mutual_information_sklearn, mutual_information_tang,
                         mutual_information_vifb)
 
+# Every test runs through the CPU kernels (histograms, rounding) and through the torch forms.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 
 def _images(seed: int, shape=(3, 1, 23, 37), levels=256, lo=0) -> tuple[torch.Tensor, ...]:
     rng = np.random.default_rng(seed)

@@ -13,6 +13,9 @@ from metrics.nmi import normalized_mutual_information, normalized_mutual_informa
 from tests.metrics.mefb_reference import histogram_entropies, normalize1
 from tests.metrics.metric_inputs import tensors
 
+# Every test runs through the CPU kernels (histograms, rounding) and through the torch forms.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 
 def mefb_nmi(im1, im2, fused):
     """metricsNMI(im1, im2, fused) for gray images."""

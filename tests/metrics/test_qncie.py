@@ -15,6 +15,9 @@ from metrics.qncie import nonlinear_correlation_information_entropy_mefb as qnci
 from tests.metrics.mefb_reference import histogram_entropies, normalize1
 from tests.metrics.metric_inputs import tensors
 
+# Every test runs through the CPU kernels (histograms, rounding) and through the torch forms.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 
 def _ncc(im1, im2):
     """NCC.m: mutual information with log base 256 (entropies in bits / 8)."""

@@ -12,6 +12,9 @@ from metrics.te import tsallis_entropy, tsallis_entropy_mefb
 from tests.metrics.mefb_reference import joint_histogram, normalize1
 from tests.metrics.metric_inputs import tensors
 
+# Every test runs through the CPU kernels (histograms, rounding) and through the torch forms.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 
 def _mefb_tsallis(im1, im2, q):
     """MEFB metricsTE.m tsallis(): note im1_marg = sum(h) are the column (im2) sums, indexed by the row level."""
