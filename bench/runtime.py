@@ -46,3 +46,14 @@ def _keep_freed_memory() -> bool:
     except (OSError, AttributeError):   # not glibc (musl, ...)
         return False
     return bool(mallopt(_M_TRIM_THRESHOLD, TRIM_THRESHOLD)) and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+
+
+def release_free_memory() -> bool:
+    """Returns the heap's free memory to the system (glibc `malloc_trim`), e.g. before measuring what an operation
+    adds to the resident set. False where there is no glibc."""
+    if not sys.platform.startswith('linux'):
+        return False
+    try:
+        return bool(ctypes.CDLL('libc.so.6').malloc_trim(0) or True)
+    except (OSError, AttributeError):
+        return False

@@ -38,7 +38,30 @@ def time_call(fn, *, device: torch.device, repeats: int = 20, warmup: int = 2) -
 
 
 def _peak_rss_mb() -> float:
+    """Peak resident set of this process in MB: /proc's VmHWM where there is one (Linux; resettable, see
+    `_reset_peak`), else getrusage's maximum (which a child process can inherit from its parent)."""
+    try:
+        with open('/proc/self/status') as status:
+            for line in status:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _reset_peak() -> float:
+    """Sets the peak to the current resident set (Linux >= 4.0: `5 > /proc/self/clear_refs`) after returning the
+    heap's free memory to the system; returns the current resident set in MB (the peak where no reset is
+    possible, which then also holds import-time peaks)."""
+    from bench import runtime
+    runtime.release_free_memory()
+    try:
+        with open('/proc/self/clear_refs', 'w') as refs:
+            refs.write('5')
+    except OSError:
+        pass
+    return _peak_rss_mb()
 
 
 def fitting_metrics(convention: str, height: int, width: int) -> list[str]:
@@ -49,13 +72,15 @@ def fitting_metrics(convention: str, height: int, width: int) -> list[str]:
 
 
 def memory_probe(convention: str, metrics_: list[str], height: int, width: int) -> dict:
-    """Runs in a fresh process: peak RSS growth for one triple, and RSS after each of 40 triples in a row."""
+    """Runs in a fresh process: peak RSS growth over the resident set before scoring for one triple, and the
+    running peak after each of 40 more triples."""
     import metrics
     f, a, b = test_triple(height, width)
-    k = max(metrics.get_metric(m, convention).min_size for m in metrics_)  # the smallest image every metric takes
+    # a small image every metric takes (64 px at least: Qp finds no features on a tiny one)
+    k = min(height, width, max(64, *(metrics.get_metric(m, convention).min_size for m in metrics_)))
     metrics.score_images(f[:, :, :k, :k].clone(), a[:, :, :k, :k].clone(), b[:, :, :k, :k].clone(),
                          metrics_, convention)   # import-time and first-call allocations are not the metric's
-    base = _peak_rss_mb()
+    base = _reset_peak()
     metrics.score_images(f, a, b, metrics_, convention)
     first = _peak_rss_mb() - base
     trail = []

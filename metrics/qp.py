@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -90,6 +91,10 @@ def _sum_scales(x: Tensor) -> Tensor:
 def _matlab_median(x: Tensor) -> Tensor:
     """MATLAB `median` over the last dim: the mean of the two middle values for an even count."""
     n = x.shape[-1]
+    if x.device.type == 'cpu' and not x.requires_grad:
+        # numpy's introselect finds both middle order statistics in one pass (torch.kthvalue: 4 ms a 640 x 480 plane)
+        middle = np.partition(x.detach().numpy(), [(n - 1) // 2, n // 2], axis=-1)[..., [(n - 1) // 2, n // 2]]
+        return torch.from_numpy((middle[..., 0] + middle[..., 1]) / 2)
     lo = torch.kthvalue(x, (n + 1) // 2, dim=-1, keepdim=True).values
     if n % 2:
         return lo.squeeze(-1)
@@ -103,9 +108,9 @@ def phase_congruency(images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """MEFB's `myphasecong3` (Kovesi's phasecong3, PC_2 measure, revised by Z. Liu): PC and its moments.
 
     Log-Gabor filters over 4 scales (wavelengths 3, 6.3, 13.23, 27.78; sigmaOnf 0.55) and 6 orientations
-    (dThetaOnSigma 1.2), applied with batched FFTs (all scales and images at once, one orientation at a time: 4
-    complex planes per image in flight); noise threshold per orientation from the median energy at
-    the smallest scale (k = 2, then / 1.7), frequency-spread weighting (cutOff 0.5, g = 10).
+    (dThetaOnSigma 1.2), applied with batched FFTs (all scales at once, one orientation at a time; on the
+    CPU one image plane at a time, so that 4 complex planes are in flight); noise threshold per orientation from
+    the median energy at the smallest scale (k = 2, then / 1.7), frequency-spread weighting (cutOff 0.5, g = 10).
 
     Args:
         images: (..., H, W) float64 planes, H, W >= 2.
@@ -115,6 +120,12 @@ def phase_congruency(images: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         the per-orientation PC covariance, each of the shape of `images`.
     """
     rows, cols = images.shape[-2:]
+    planes = images.reshape(-1, rows, cols)
+    if planes.shape[0] > 1 and images.device.type == 'cpu':
+        # One plane at a time on the CPU: the complex responses in flight are then 4 planes, not 4 per image
+        # (measured, Qp alone on one 640 x 480 triple: 283 -> 217 MB peak, for about 15 % more time).
+        parts = [phase_congruency(plane) for plane in planes.split(1)]
+        return tuple(torch.cat(maps).view(images.shape) for maps in zip(*parts))
     spread, log_gabor, em_n, sum_an2, sum_ai_aj = _log_gabor_bank(rows, cols, images.device)
     spectrum = torch.fft.fft2(images)
     fast = _pc_kernels.usable(spectrum)

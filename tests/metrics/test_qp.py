@@ -170,3 +170,13 @@ def test_contrast_invariant_and_symmetric(seed):
     # Phase congruency ignores contrast and offset up to its 1e-4 guards against 0/0: Qp barely changes.
     torch.testing.assert_close(phase_congruency_metric(fused * 0.5 + 10, ir, vis * 2), value, rtol=1e-4, atol=0)
     torch.testing.assert_close(phase_congruency_metric(fused, vis, ir), value, rtol=1e-9, atol=1e-12)
+
+
+def test_matlab_median_numpy_and_torch_paths_agree():
+    from metrics.qp import _matlab_median
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 7, 10):
+        x = torch.from_numpy(rng.integers(0, 4, (3, n)).astype(float))   # ties, odd and even counts
+        want = np.median(x.numpy(), axis=-1)
+        np.testing.assert_array_equal(_matlab_median(x).numpy(), want)
+        np.testing.assert_array_equal(_matlab_median(x.requires_grad_()).detach().numpy(), want)   # torch path
