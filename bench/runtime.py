@@ -1,17 +1,18 @@
-"""Process-wide settings under which scoring is fast; `python -m bench` applies them before torch is imported.
+"""Process-wide settings under which scoring is fast; `python -m bench` and the tests apply them before torch loads.
 
-On a small CPU two costs outside the metrics' own arithmetic dominate (measured on 2 cores, one 640 x 480 triple,
-the paper's seven metrics: 57 ms with neither setting, 33 ms with both):
+On a small CPU two costs outside the metrics' own arithmetic show (measured on this project's 2-core machine):
 
-* After each parallel op torch's OpenMP threads spin, waiting for more work (libgomp's `GOMP_SPINCOUNT`, 300,000
-  by default). The numba kernels that follow then share the cores with spinning threads: VIF 26 -> 17 ms with a
-  spin count of 30,000, which still keeps back-to-back torch ops from going to sleep between them.
 * glibc gives large freed blocks back to the system and maps them afresh, so every full-size temporary pays its
-  page faults again (Qabf 31 -> 16 ms). Keeping freed memory in the process (trim and mmap thresholds fixed high)
-  does not raise the peak, which is what the memory target measures.
+  page faults again: EN alone on a 640 x 480 triple 5.5 -> 1.9 ms; the tang2023 calibration tests 31 -> 22 s
+  (system time 24 -> 9 s). Keeping freed memory in the process (trim and mmap thresholds fixed high) does not
+  raise the peak, which is what the memory target measures.
+* After each parallel op OpenMP threads spin, waiting for more work (libgomp's `GOMP_SPINCOUNT`, 300,000 by
+  default), next to the numba kernels that follow: with numba's work-queue layer this took the paper's seven
+  metrics from 33 to 57 ms; with its OpenMP layer (now used) the difference is within this machine's noise, and
+  30,000 still keeps back-to-back torch ops from going to sleep between them.
 
-A value the user has set (`GOMP_SPINCOUNT`, `MALLOC_*_`, `GLIBC_TUNABLES`) is left alone. In your own process,
-call `tune()` before importing torch for the same effect.
+A value the user has set (`GOMP_SPINCOUNT`, `OMP_WAIT_POLICY`, `MALLOC_*`, `GLIBC_TUNABLES`) is left alone. In your
+own process, call `tune()` before importing torch for the same effect.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from bench import runtime
 
 # The settings `python -m bench` runs under, applied before torch is loaded: the suite is what CI waits for, and
-# its page faults and spinning threads otherwise double the time of the metric-heavy tests (measured: 37 -> 17 s).
+# the page faults of fresh temporaries otherwise add half again to the metric-heavy tests (measured: 31 -> 22 s).
 TUNED = runtime.tune()
 
 import pytest  # noqa: E402
