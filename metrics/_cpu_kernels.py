@@ -54,9 +54,10 @@ def available() -> bool:
 def _kernels():
     _numba()   # applies the threading-layer choice before the kernels are loaded
     from metrics import _numba_kernels as k
+    from metrics._numba_fmi import fmi_maps
     from metrics._numba_qabf import qabf_sums
     return {'qabf_sums': qabf_sums, 'sep_valid': k.sep_valid, 'vif_scale': k.vif_scale, 'moments': k.moments,
-            'fmi_maps': k.fmi_maps, 'bincount_rows': k.bincount_rows, 'round_clamp': k.round_clamp,
+            'fmi_maps': fmi_maps, 'bincount_rows': k.bincount_rows, 'round_clamp': k.round_clamp,
             'joint_counts': k.joint_counts}
 
 
@@ -100,13 +101,17 @@ def local_moments(images: torch.Tensor, pairs: list[tuple[int, int]], taps: list
     return torch.from_numpy(out)
 
 
-def fmi_of_features(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
-    """`fmi_pixel.fmi_of_features` on float64 CPU tensors (N, 1, H, W): one pass over the windows."""
+def fmi_of_features(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor,
+                    scalar_below: float | None = None) -> torch.Tensor:
+    """`fmi_pixel.fmi_of_features` on float64 CPU tensors (N, 1, H, W): one pass over the windows.
+    `scalar_below` as in `_numba_fmi.fmi_maps` (default `_numba_fmi.SCALAR_BELOW`; the tests force each path)."""
     kernel = _kernels()['fmi_maps']
+    if scalar_below is None:
+        from metrics._numba_fmi import SCALAR_BELOW as scalar_below
     planes = [t.detach()[:, 0].contiguous().numpy() for t in (fused, ir, vis)]
     with _LAUNCH:
         _threads()
-        return torch.from_numpy(kernel(*planes))
+        return torch.from_numpy(kernel(*planes, float(scalar_below)))
 
 
 def vif_scale(images: torch.Tensor, pairs: list[tuple[int, int]], taps: list[float], cap: float | None, eps: float,

@@ -19,7 +19,7 @@ from metrics import _cpu_kernels
 @lru_cache(maxsize=1)
 def _kernels():
     _cpu_kernels._numba()   # applies the threading-layer choice before the kernels are loaded
-    from metrics import _numba_kernels as k
+    from metrics import _numba_pc as k
     return k.pc_filtered, k.pc_scale_sums, k.pc_accumulate
 
 
@@ -54,7 +54,7 @@ def responses(spectrum: torch.Tensor, spread: torch.Tensor, log_gabor: torch.Ten
 def scale_sums(eo: torch.Tensor, eps: float) -> tuple[torch.Tensor, ...]:
     """`qp._scale_sums` of (..., S, H, W) complex128 responses: four (..., H, W) float64 maps."""
     lead, (h, w) = eo.shape[:-3], eo.shape[-2:]
-    planes = eo.detach().reshape(-1, *eo.shape[-3:]).contiguous().numpy()
+    planes = torch.view_as_real(eo.detach().reshape(-1, *eo.shape[-3:]).contiguous()).flatten(-2).numpy()
     with _cpu_kernels._LAUNCH:
         _cpu_kernels._threads()
         out = _kernels()[1](planes, float(eps))

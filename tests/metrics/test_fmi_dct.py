@@ -13,6 +13,9 @@ from tests.metrics.fmi_reference import fmi, tno10_crop
 # Every test runs through the fused CPU kernel and through the torch form.
 pytestmark = pytest.mark.usefixtures('cpu_backend')
 
+# Every test runs through the fused CPU kernel and through the torch form.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 # GNU Octave 7.3.0 (signal 1.4.3 dct2) running analysis_fmi.m (Linfeng-Tang/Image-Fusion @ 53f5542f) as
 # analysis_fmi(ir, vis, fused, 'dct') on the 48 x 48 crops of TNO #10 in fmi_reference.CROPS (SeAFusion; 0-255
 # gray doubles, and '1' = the same / 255 as Tang 2022 passes), printed with %.17g.

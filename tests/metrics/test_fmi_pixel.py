@@ -82,7 +82,11 @@ def test_constant_images_are_finite():
     flat = torch.full_like(noise, 128.)
     for images in ((flat, noise, noise), (noise, flat, flat), (flat, flat, flat)):
         out = fmi_pixel(*images)
-        assert torch.isfinite(out).all() and 0 <= out.item() <= 1 + 1e-12
+        assert torch.isfinite(out).all() and -1e-15 <= out.item() <= 1 + 1e-12
+        # A flat window against a noisy one has no mutual information: 0 up to rounding, of either sign
+        # (the transcription gives 1.0e-16 and 1.4e-16 for the first two, the kernel -1.1e-16 and -1.6e-16).
+        f, a, b = (x[0, 0].numpy() for x in images)
+        assert out.item() == pytest.approx(fmi(a, b, f, 'none'), abs=1e-15)
 
 
 @settings(max_examples=20, deadline=None)
@@ -114,3 +118,43 @@ def test_rejects_small_or_mismatched_images():
 def test_registered_only_for_default():
     assert [c for c in list_conventions() if 'fmi_pixel' in list_metrics(convention=c)
             and get_metric('fmi_pixel', c).fn is fmi_pixel] == ['default']
+
+
+def test_kernels_vectorised_log_matches_the_c_library(cpu_backend):
+    """The FMI kernel's own log (fdlibm's, written so that it vectorises) against numpy's, special values included."""
+    if cpu_backend != 'kernel':
+        pytest.skip("checks the kernel's function")
+    from metrics._numba_math import log_abs
+
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.random(100_000), np.exp(rng.uniform(-700, 700, 100_000)), -rng.random(1000),
+                        1 + rng.normal(0, 1e-9, 1000), [1., 2., 0.5, np.sqrt(2), np.nextafter(np.sqrt(2), 3)],
+                        [0., -0., 5e-324, 1e-310, -1e-310, np.inf, -np.inf, np.nan, 1.7976931348623157e308]])
+    got = np.empty_like(x)
+    log_abs(x, got, np.empty_like(x))
+    with np.errstate(divide='ignore'):
+        want = np.where(x == 0, 0., np.log(np.abs(x)))
+    finite = np.isfinite(want)
+    assert np.all(np.abs(got[finite] - want[finite]) <= np.spacing(np.abs(want[finite])))   # 1 ulp
+    np.testing.assert_array_equal(got[~finite], want[~finite])      # inf -> inf, NaN -> NaN
+    assert got[x == 1.].tolist() == [0.] * int((x == 1.).sum())      # exactly 0: spike PDFs have no entropy
+
+
+@pytest.mark.parametrize('maps', ['pixels', 'flat', 'edges'])
+def test_kernels_vectorised_and_window_by_window_paths_agree(cpu_backend, maps):
+    """The kernel scores blocks of windows in phases along the row, or window by window where few windows differ
+    (edge maps); each path forced in turn gives the same scores."""
+    if cpu_backend != 'kernel':
+        pytest.skip('checks the kernel')
+    from metrics import _cpu_kernels
+    from metrics.fmi_edge import matlab_edge
+
+    arrays = _flat_patches(4, shape=(1, 1, 40, 200)) if maps == 'flat' else _images(5, shape=(2, 1, 30, 300))
+    images = [torch.from_numpy(x) for x in arrays]
+    if maps == 'edges':
+        images = [matlab_edge(x) for x in images]
+    vectorised = _cpu_kernels.fmi_of_features(*images, scalar_below=0.0)
+    window_by_window = _cpu_kernels.fmi_of_features(*images, scalar_below=3.0)
+    torch.testing.assert_close(vectorised, window_by_window, rtol=1e-13, atol=0)
+    expected = [fmi(a[0].numpy(), b[0].numpy(), f[0].numpy(), 'none') for f, a, b in zip(*images)]
+    np.testing.assert_allclose(vectorised.numpy(), expected, rtol=1e-12)

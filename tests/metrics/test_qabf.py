@@ -162,7 +162,7 @@ def test_kernels_vectorised_exp_and_atan_match_the_c_library(cpu_backend):
         pytest.skip('checks the kernel\'s functions')
     from numba import njit
 
-    from metrics._numba_qabf import atan_of_ratio, sigmoid_row
+    from metrics._numba_math import atan_of_ratio, sigmoid_row
 
     @njit
     def atan_all(sy, sx, out):

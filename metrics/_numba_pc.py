@@ -1,0 +1,96 @@
+"""Phase congruency's numba kernels (behind `_pc_kernels`): the filtered spectra, the sums over the scales and the
+per-orientation accumulation, in loops along the row that LLVM vectorises (the sigmoid by `_numba_math`'s exp)."""
+import numpy as np
+from numba import prange
+
+from metrics._numba_kernels import kernel
+from metrics._numba_math import sigmoid_row
+
+
+@kernel(parallel=True)
+def pc_filtered(spectrum, spread, log_gabor, out):   # pragma: no cover - compiled
+    m_count, h, w = spectrum.shape
+    s_count = log_gabor.shape[0]
+    for task in prange(m_count * s_count * h):
+        m = task // (s_count * h)
+        s = (task // h) % s_count
+        r = task % h
+        for c in range(w):
+            out[m, s, r, c] = spectrum[m, r, c] * (spread[r, c] * log_gabor[s, r, c])
+
+
+@kernel(parallel=True)
+def pc_scale_sums(eo, eps):   # pragma: no cover - compiled
+    # eo: (M, S, H, 2W) float64, the complex responses' (real, imaginary) pairs. Loops run along the row (LLVM
+    # vectorises them) and over the scales outside, adding scale by scale as the MATLAB loop does.
+    m_count, s_count, h, w2 = eo.shape
+    w = w2 // 2
+    sum_an = np.empty((m_count, h, w))
+    max_an = np.empty((m_count, h, w))
+    energy = np.empty((m_count, h, w))
+    amp0_sq = np.empty((m_count, h, w))
+    for task in prange(m_count * h):
+        m = task // h
+        r = task - m * h
+        sa, mx, en, a0 = sum_an[m, r], max_an[m, r], energy[m, r], amp0_sq[m, r]
+        se = np.empty(w)
+        so = np.empty(w)
+        z = eo[m, 0, r]
+        for c in range(w):
+            re, im = z[2 * c], z[2 * c + 1]
+            amp = np.sqrt(re * re + im * im)
+            sa[c] = amp
+            mx[c] = amp
+            se[c] = re
+            so[c] = im
+            a0[c] = amp * amp
+        for s in range(1, s_count):
+            z = eo[m, s, r]
+            for c in range(w):
+                re, im = z[2 * c], z[2 * c + 1]
+                amp = np.sqrt(re * re + im * im)
+                sa[c] += amp
+                mx[c] = max(mx[c], amp)
+                se[c] += re
+                so[c] += im
+        for c in range(w):   # se, so become the unit vector of the summed response
+            x_energy = np.sqrt(se[c] * se[c] + so[c] * so[c]) + eps
+            se[c] = se[c] / x_energy
+            so[c] = so[c] / x_energy
+        for s in range(s_count):
+            z = eo[m, s, r]
+            for c in range(w):
+                re, im = z[2 * c], z[2 * c + 1]
+                term = (re * se[c] + im * so[c]) - abs(re * so[c] - im * se[c])
+                en[c] = term if s == 0 else en[c] + term
+    return sum_an, max_an, energy, amp0_sq
+
+
+@kernel(parallel=True)
+def pc_accumulate(sum_an, max_an, energy, threshold, consts, acc):   # pragma: no cover - compiled
+    # The sigmoid 1 / (1 + exp((cut_off - width) gain)) by the vectorising exp of `_numba_qabf.sigmoid_row`.
+    eps, n_scale, cut_off, gain, cos_a, sin_a = consts
+    m_count, h, w = sum_an.shape
+    for task in prange(m_count * h):
+        m = task // h
+        r = task - m * h
+        t = threshold[m]
+        san, man, en = sum_an[m, r], max_an[m, r], energy[m, r]
+        a0, a1, a2, a3, a4 = acc[0, m, r], acc[1, m, r], acc[2, m, r], acc[3, m, r], acc[4, m, r]
+        y = np.empty(w)
+        sig = np.empty(w)
+        kbits = np.empty(w, dtype=np.int64)
+        scale = np.empty(w)
+        for c in range(w):
+            width = san[c] / (man[c] + eps) / n_scale
+            y[c] = -((cut_off - width) * gain)
+        sigmoid_row(y, sig, kbits, scale)
+        for c in range(w):
+            weighted = sig[c] * max(en[c] - t, 0.0)
+            a0[c] += weighted
+            a1[c] += san[c]
+            pc = weighted / san[c]
+            cx, cy = pc * cos_a, pc * sin_a
+            a2[c] += cx * cx
+            a3[c] += cy * cy
+            a4[c] += cx * cy
