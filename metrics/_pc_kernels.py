@@ -20,12 +20,17 @@ from metrics import _cpu_kernels
 def _kernels():
     _cpu_kernels._numba()   # applies the threading-layer choice before the kernels are loaded
     from metrics import _numba_pc as k
-    return k.pc_filtered, k.pc_scale_sums, k.pc_accumulate
+    return k.pc_filtered, k.pc_scale_sums, k.pc_accumulate, k.middle_values
 
 
 def usable(spectrum: torch.Tensor) -> bool:
     """Whether the kernels take this spectrum: complex128 on the CPU, numba present."""
     return spectrum.device.type == 'cpu' and spectrum.dtype == torch.complex128 and _cpu_kernels.available()
+
+
+def usable_real(x: torch.Tensor) -> bool:
+    """Whether `middle_values` takes this tensor: float64 on the CPU, numba present."""
+    return x.device.type == 'cpu' and x.dtype == torch.float64 and _cpu_kernels.available()
 
 
 def responses(spectrum: torch.Tensor, spread: torch.Tensor, log_gabor: torch.Tensor,
@@ -70,3 +75,15 @@ def accumulate(acc: torch.Tensor, sum_an: torch.Tensor, max_an: torch.Tensor, en
         _cpu_kernels._threads()
         _kernels()[2](*flat, threshold.reshape(-1).contiguous().numpy(), np.asarray(consts, dtype=np.float64),
                       acc.view(5, -1, h, w).numpy())
+
+
+def middle_values(x: torch.Tensor) -> torch.Tensor | None:
+    """The two middle order statistics of each row of a float64 CPU tensor (..., n): (..., 2), the (n-1)//2-th and
+    n//2-th smallest (equal for odd n); None when a row has a NaN. Exact: a radix step and a sort of the values in
+    the two middle buckets (about 1 ms a 640 x 480 plane, against 3 ms for numpy's introselect)."""
+    n = x.shape[-1]
+    rows = x.detach().reshape(-1, n).contiguous().numpy()
+    with _cpu_kernels._LAUNCH:
+        _cpu_kernels._threads()
+        out, ok = _kernels()[3](rows, (n - 1) // 2, n // 2)
+    return torch.from_numpy(out).view(*x.shape[:-1], 2) if ok.all() else None

@@ -92,9 +92,12 @@ def _matlab_median(x: Tensor) -> Tensor:
     """MATLAB `median` over the last dim: the mean of the two middle values for an even count."""
     n = x.shape[-1]
     if x.device.type == 'cpu' and not x.requires_grad:
-        # numpy's introselect finds both middle order statistics in one pass (torch.kthvalue: 4 ms a 640 x 480 plane)
-        middle = np.partition(x.detach().numpy(), [(n - 1) // 2, n // 2], axis=-1)[..., [(n - 1) // 2, n // 2]]
-        return torch.from_numpy((middle[..., 0] + middle[..., 1]) / 2)
+        middle = _pc_kernels.middle_values(x) if _pc_kernels.usable_real(x) else None
+        if middle is None:
+            # numpy's introselect finds both middle order statistics in one pass (torch.kthvalue: 4 ms a plane)
+            middle = torch.from_numpy(np.partition(x.detach().numpy(), [(n - 1) // 2, n // 2],
+                                                   axis=-1)[..., [(n - 1) // 2, n // 2]])
+        return (middle[..., 0] + middle[..., 1]) / 2
     lo = torch.kthvalue(x, (n + 1) // 2, dim=-1, keepdim=True).values
     if n % 2:
         return lo.squeeze(-1)

@@ -172,11 +172,26 @@ def test_contrast_invariant_and_symmetric(seed):
     torch.testing.assert_close(phase_congruency_metric(fused, vis, ir), value, rtol=1e-9, atol=1e-12)
 
 
-def test_matlab_median_numpy_and_torch_paths_agree():
+def test_matlab_median_kernel_numpy_and_torch_paths_agree(monkeypatch):
+    from metrics import _cpu_kernels, _pc_kernels
     from metrics.qp import _matlab_median
     rng = np.random.default_rng(3)
-    for n in (1, 2, 7, 10):
-        x = torch.from_numpy(rng.integers(0, 4, (3, n)).astype(float))   # ties, odd and even counts
+    cases = [torch.from_numpy(rng.integers(0, 4, (3, n)).astype(float)) for n in (1, 2, 7, 10)]   # ties, odd, even
+    big = rng.lognormal(0, 3, (2, 307_200))                        # a plane's squared amplitudes: many decades
+    big[1, :1000] = -big[1, :1000]                                   # negative values and signed zeros order too
+    big[1, 1000:1100] = -0.0
+    cases += [torch.from_numpy(big), torch.from_numpy(np.round(big * 4) / 4)]
+    for x in cases:
         want = np.median(x.numpy(), axis=-1)
-        np.testing.assert_array_equal(_matlab_median(x).numpy(), want)
-        np.testing.assert_array_equal(_matlab_median(x.requires_grad_()).detach().numpy(), want)   # torch path
+        if _cpu_kernels.available():
+            assert _pc_kernels.middle_values(x) is not None
+        np.testing.assert_array_equal(_matlab_median(x).numpy(), want)                              # kernel
+        np.testing.assert_array_equal(_matlab_median(x.clone().requires_grad_()).detach().numpy(), want)   # torch
+        with monkeypatch.context() as patch:
+            patch.setattr(_cpu_kernels, 'available', lambda: False)
+            np.testing.assert_array_equal(_matlab_median(x).numpy(), want)                          # numpy
+    with_nan = torch.from_numpy(big.copy())
+    with_nan[0, 5] = math.nan
+    if _cpu_kernels.available():
+        assert _pc_kernels.middle_values(with_nan) is None          # NaN: the kernel declines, numpy's path runs
+    np.testing.assert_array_equal(_matlab_median(with_nan)[1].item(), np.median(big[1]))
