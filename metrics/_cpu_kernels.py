@@ -55,10 +55,11 @@ def _kernels():
     _numba()   # applies the threading-layer choice before the kernels are loaded
     from metrics import _numba_kernels as k
     from metrics._numba_fmi import fmi_maps
+    from metrics._numba_mef import mef_quality, mef_strengths
     from metrics._numba_qabf import qabf_sums
-    return {'qabf_sums': qabf_sums, 'sep_valid': k.sep_valid, 'vif_scale': k.vif_scale, 'moments': k.moments,
-            'fmi_maps': fmi_maps, 'bincount_rows': k.bincount_rows, 'round_clamp': k.round_clamp,
-            'joint_counts': k.joint_counts}
+    return {'mef_strengths': mef_strengths, 'mef_quality': mef_quality, 'qabf_sums': qabf_sums,
+            'sep_valid': k.sep_valid, 'vif_scale': k.vif_scale, 'moments': k.moments, 'fmi_maps': fmi_maps,
+            'bincount_rows': k.bincount_rows, 'round_clamp': k.round_clamp, 'joint_counts': k.joint_counts}
 
 
 # The work-queue layer (the fallback) must not be entered from two Python threads at once: numba aborts the process.
@@ -112,6 +113,27 @@ def fmi_of_features(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor,
     with _LAUNCH:
         _threads()
         return torch.from_numpy(kernel(*planes, float(scalar_below)))
+
+
+def mef_strengths(box: torch.Tensor, area: float) -> torch.Tensor:
+    """`mef_ssim.mef_ssim_scores`' consistency ratio and signal strengths for two sources, from the box sums
+    (N, 5, H, W) of x0, x1, x0^2, x0 x1, x1^2: (N, 3, H, W) float64 (ratio, ed_0, ed_1)."""
+    kernel = _kernels()['mef_strengths']
+    out = box.new_empty((box.shape[0], 3, *box.shape[2:]))
+    with _LAUNCH:
+        _threads()
+        kernel(box.detach().contiguous().numpy(), float(area), out.numpy())
+    return out
+
+
+def mef_quality(box: torch.Tensor, gm: torch.Tensor, strengths: torch.Tensor, weights: torch.Tensor, area: float,
+                c: float) -> torch.Tensor:
+    """The rest of `mef_ssim.mef_ssim_scores` for two sources: the mean quality map per image, (N,)."""
+    kernel = _kernels()['mef_quality']
+    arrays = [t.detach().contiguous().numpy() for t in (box, gm, strengths, weights)]
+    with _LAUNCH:
+        _threads()
+        return torch.from_numpy(kernel(*arrays, float(area), float(c)))
 
 
 def vif_scale(images: torch.Tensor, pairs: list[tuple[int, int]], taps: list[float], cap: float | None, eps: float,

@@ -15,6 +15,9 @@ from metrics.mef_ssim import box_sum_valid, mef_ssim
 from tests.metrics.fmi_reference import tno10_crop
 from tests.metrics.mefb_reference import fspecial_gaussian
 
+# Every test runs through the fused CPU kernels and through the torch form.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 EPS = np.finfo(np.float64).eps
 # GNU Octave 7.3.0 (image 2.14.0) running mef_ssim.m (Linfeng-Tang/Image-Fusion @ 53f5542f, identical at dba5bf3d
 # and in MEFB @ 9e185bf) as mef_ssim(cat(3, ir, vis), fused) on TNO #10 (SeAFusion fused, 0-255 gray doubles):

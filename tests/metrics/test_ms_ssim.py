@@ -12,6 +12,9 @@ from tests.metrics.fmi_reference import tno10_crop
 from tests.metrics.mefb_reference import fspecial_gaussian
 from tests.metrics.test_mef_ssim import mef_ssim_m
 
+# Every test runs through the fused CPU kernels and through the torch form.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 WEIGHTS = [0.0448, 0.2856, 0.3001, 0.2363, 0.1333]
 # GNU Octave 7.3.0 (image 2.14.0) running analysis_ms_ssim.m (Linfeng-Tang/Image-Fusion @ 53f5542f, identical at
 # dba5bf3d and as MEFB @ 9e185bf mef_ms_ssim.m) as analysis_ms_ssim(cat(3, ir, vis), fused) on TNO #10 (SeAFusion
