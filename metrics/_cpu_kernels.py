@@ -54,12 +54,14 @@ def available() -> bool:
 def _kernels():
     _numba()   # applies the threading-layer choice before the kernels are loaded
     from metrics import _numba_kernels as k
-    from metrics._numba_fmi import fmi_maps
+    from metrics._numba_fmi import fmi_maps, sobel_energy, thin_edges
     from metrics._numba_mef import mef_quality, mef_strengths
+    from metrics._numba_nabf import nabf_sums
     from metrics._numba_qabf import qabf_sums
     return {'mef_strengths': mef_strengths, 'mef_quality': mef_quality, 'qabf_sums': qabf_sums,
             'sep_valid': k.sep_valid, 'vif_scale': k.vif_scale, 'moments': k.moments, 'fmi_maps': fmi_maps,
-            'bincount_rows': k.bincount_rows, 'round_clamp': k.round_clamp, 'joint_counts': k.joint_counts}
+            'bincount_rows': k.bincount_rows, 'round_clamp': k.round_clamp, 'joint_counts': k.joint_counts,
+            'nabf_sums': nabf_sums, 'sobel_energy': sobel_energy, 'thin_edges': thin_edges}
 
 
 # The work-queue layer (the fallback) must not be entered from two Python threads at once: numba aborts the process.
@@ -115,6 +117,21 @@ def fmi_of_features(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor,
         return torch.from_numpy(kernel(*planes, float(scalar_below)))
 
 
+def matlab_edge(x: torch.Tensor, tol: float) -> torch.Tensor:
+    """`fmi_edge.matlab_edge` of a float64 CPU tensor (N, 1, H, W): 0/1 edge maps, in two passes."""
+    planes = x.detach()[:, 0].contiguous().numpy()
+    n, h, w = planes.shape
+    bx, by, b = (np.empty_like(planes) for _ in range(3))
+    row_sums = np.empty((n, h))
+    out = np.empty_like(planes)
+    with _LAUNCH:
+        _threads()
+        _kernels()['sobel_energy'](planes, bx, by, b, row_sums)
+        cutoff = 4 * row_sums.sum(axis=1) / (h * w)
+        _kernels()['thin_edges'](bx, by, b, cutoff, float(tol), out)
+    return torch.from_numpy(out).unsqueeze(1)
+
+
 def mef_strengths(box: torch.Tensor, area: float) -> torch.Tensor:
     """`mef_ssim.mef_ssim_scores`' consistency ratio and signal strengths for two sources, from the box sums
     (N, 5, H, W) of x0, x1, x0^2, x0 x1, x1^2: (N, 3, H, W) float64 (ratio, ed_0, ed_1)."""
@@ -159,6 +176,18 @@ def qabf_sums(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, consts: 
     with _LAUNCH:
         _threads()
         num, den = kernel(*planes, np.asarray(consts, dtype=np.float64), bool(exact))
+    return torch.from_numpy(num), torch.from_numpy(den)
+
+
+def nabf_sums(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, exact: bool, threshold: float,
+              wt_min: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """`nabf._nabf`'s numerator and denominator for float64 CPU tensors (N, 1, H, W), in one pass without
+    full-size temporaries."""
+    kernel = _kernels()['nabf_sums']
+    planes = [t.detach()[:, 0].contiguous().numpy() for t in (fused, ir, vis)]
+    with _LAUNCH:
+        _threads()
+        num, den = kernel(*planes, bool(exact), float(threshold), float(wt_min))
     return torch.from_numpy(num), torch.from_numpy(den)
 
 

@@ -415,3 +415,52 @@ def fmi_maps(f, a, b, scalar_below):   # pragma: no cover - compiled
                 acc += (s_a[c] + s_b[c]) / 2
         rows[n, r] = acc
     return rows.sum(axis=1) / (ho * wo)
+
+
+# MATLAB `edge` (the feature of fmi_edge; see `fmi_edge.matlab_edge` for the rules)
+
+
+@kernel(parallel=True)
+def sobel_energy(x, bx, by, b, row_sums):   # pragma: no cover - compiled
+    # bx, by: correlation of the replicate-padded (N, H, W) maps with Sobel / 8 (transposed, plain); b = bx^2 + by^2
+    n_img, h, w = x.shape
+    for task in prange(n_img * h):
+        n = task // h
+        r = task - n * h
+        top, mid, bottom = x[n, max(r - 1, 0)], x[n, r], x[n, min(r + 1, h - 1)]
+        total = 0.0
+        for c in range(w):
+            left, right = max(c - 1, 0), min(c + 1, w - 1)
+            # the taps of fspecial('sobel') / 8 in conv2's order over the 3 x 3 window (rows, then columns)
+            gx = ((((top[left] * 0.125 + top[right] * -0.125) + mid[left] * 0.25) + mid[right] * -0.25)
+                  + bottom[left] * 0.125) + bottom[right] * -0.125
+            gy = ((((top[left] * 0.125 + top[c] * 0.25) + top[right] * 0.125) + bottom[left] * -0.125)
+                  + bottom[c] * -0.25) + bottom[right] * -0.125
+            bx[n, r, c] = gx
+            by[n, r, c] = gy
+            energy = gx * gx + gy * gy
+            b[n, r, c] = energy
+            total += energy
+        row_sums[n, r] = total
+
+
+@kernel(parallel=True)
+def thin_edges(bx, by, b, cutoff, tol, out):   # pragma: no cover - compiled
+    # out = 1 where b > cutoff and b is a maximum across the gradient direction (a neighbour outside the image
+    # counts as passed), else 0
+    n_img, h, w = b.shape
+    for task in prange(n_img * h):
+        n = task // h
+        r = task - n * h
+        row, cut = b[n, r], cutoff[n]
+        up = b[n, r - 1] if r > 0 else row
+        down = b[n, r + 1] if r < h - 1 else row
+        for c in range(w):
+            v = row[c]
+            ax, ay = abs(bx[n, r, c]), abs(by[n, r, c])
+            left = c == 0 or row[c - 1] <= v
+            right = c == w - 1 or v > row[c + 1]
+            above = r == 0 or up[c] <= v
+            below = r == h - 1 or v > down[c]
+            keep = v > cut and ((ax >= ay - tol and left and right) or (ay >= ax - tol and above and below))
+            out[n, r, c] = 1.0 if keep else 0.0

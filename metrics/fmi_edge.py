@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from metrics import _cpu_kernels
 from metrics._checks import check_images
 from metrics._registry import register_metric, register_variant
 from metrics.fmi_pixel import WINDOW, fmi_of_features
@@ -31,6 +32,8 @@ def matlab_edge(x: Tensor) -> Tensor:
     GNU Octave's `edge` differs (its thinning keeps pixels strictly above both neighbours along either axis, and it
     rejects doubles outside [0, 1]), so Octave does not reproduce MATLAB's FMI_edge.
     """
+    if _cpu_kernels.usable(x, x.numel()):
+        return _cpu_kernels.matlab_edge(x, _TOL)
     k = torch.tensor(_SOBEL, dtype=x.dtype, device=x.device) / 8
     padded = F.pad(x, (1, 1, 1, 1), mode='replicate')
     grads = F.conv2d(padded, torch.stack([k.t(), k]).unsqueeze(1))       # (N, 2, H, W): bx, by

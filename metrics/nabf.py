@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from metrics import _cpu_kernels
 from metrics._checks import check_images
 from metrics._registry import register_metric, register_variant
 from metrics.qabf import _sqrt_correctly_rounded
@@ -61,8 +62,13 @@ def _nabf(fused: Tensor, ir: Tensor, vis: Tensor, exact: bool = False) -> Tensor
     on g itself (MATLAB's rounding, which matters on [0, 1] data); otherwise the branches use g^2, the same
     decisions wherever g^2 is a multiple of 1/64 (0-255 data)."""
     n = fused.shape[0]
+    key_threshold = _TD if exact else _TD * _TD
+    if _cpu_kernels.usable(fused, fused.numel() * 3, dtypes=(torch.float64, torch.float32)) and _LG == 1.5:
+        planes = (t.detach().to(torch.float64) for t in (fused, ir, vis))
+        num, den = _cpu_kernels.nabf_sums(*planes, exact, key_threshold, _WT_MIN)
+        return num / den
     g2, g, a = _edges(torch.cat([fused, ir, vis]).detach().to(torch.float64), exact)
-    key, threshold = (g, _TD) if exact else (g2, _TD * _TD)
+    key, threshold = (g if exact else g2), key_threshold
     (k_f, k_a, k_b), (g_f, g_a, g_b), (a_f, a_a, a_b) = key.split(n), g.split(n), a.split(n)
     w_a = torch.where(k_a >= threshold, g_a.pow(_LG), _WT_MIN)
     w_b = torch.where(k_b >= threshold, g_b.pow(_LG), _WT_MIN)

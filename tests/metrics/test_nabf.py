@@ -12,6 +12,9 @@ from metrics import get_metric, score_images
 from metrics.nabf import nabf
 from tests.metrics.metric_inputs import gray_triples, single, stacked
 
+# Every test runs through the fused CPU kernel and through the torch form.
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 VTEMP = np.array([[-1., 0., 1.], [-2., 0., 2.], [-1., 0., 1.]]) / 8
 HTEMP = np.array([[-1., -2., -1.], [-0., 0., 0.], [1., 2., 1.]]) / 8
 
