@@ -154,8 +154,17 @@ def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
     if conv.fused_first_channel and a.shape[1] == b.shape[1] == 1:
         f = f[:, :1]
     channels = max(f.shape[1], a.shape[1], b.shape[1])
+    # Columns that a convention computes with one function on one scale (Tang 2022's "SSIM" is its MEF-SSIM) are
+    # computed once.
+    computed: dict[tuple, Tensor] = {}
+
+    def once(key: tuple, compute: Callable[[], Tensor]) -> Tensor:
+        if key not in computed:
+            computed[key] = compute()
+        return computed[key]
+
     if channels == 1:
-        return {spec.name: spec(f, a, b) for spec in specs}
+        return {spec.name: once((spec.fn, spec.scale), lambda spec=spec: spec(f, a, b)) for spec in specs}
     # Per-channel scoring (VIFB): channels go into the batch and scores are averaged over them, unless the metric
     # reproduces how its reference reads a colour image as a whole (`MetricSpec.colour`).
     n, (h, w) = f.shape[0], f.shape[2:]
@@ -163,8 +172,10 @@ def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
     scores = {}
     for spec in specs:
         if spec.colour is None:
-            scores[spec.name] = spec(*split).view(n, channels).mean(dim=1)
+            scores[spec.name] = once((spec.fn, spec.scale),
+                                     lambda spec=spec: spec(*split).view(n, channels).mean(dim=1))
         else:
             whole = [rescale(t, spec.scale) for t in (f, a, b)] if spec.scale != 1.0 else [f, a, b]
-            scores[spec.name] = spec.colour(*whole) if spec.needs_sources else spec.colour(whole[0])
+            scores[spec.name] = once((spec.colour, spec.scale), lambda spec=spec, whole=whole: (
+                spec.colour(*whole) if spec.needs_sources else spec.colour(whole[0])))
     return scores

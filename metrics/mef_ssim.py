@@ -152,26 +152,15 @@ def mef_ssim(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     return mef_ssim_scores(torch.cat([ir, vis], dim=1), fused)
 
 
-def mef_ssim_tang2022_ssim(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
-    """Tang 2022's "SSIM": `mef_ssim(imgSeq, image_f)`, i.e. MEF-SSIM, not Wang's SSIM.
-
-    `analysis_Reference.m` @ 53f5542 (L70) fills `imgSeq(:, :, 1) = image_ir`, `imgSeq(:, :, 2) = image_vis` (uint8
-    values in a double array) and passes the uint8 fused image, which `mef_ssim.m` casts with `double`: 0-255 data,
-    exactly `mef_ssim` (TNO #10 with SeAFusion: 0.8911). Tang's 2023 code replaced this line with Wang's SSIM.
-
-    Example:
-        >>> import torch
-        >>> img = torch.full((1, 1, 12, 12), 7.)
-        >>> mef_ssim_tang2022_ssim(img, img, img).round(decimals=9)     # all flat: q = C / (C + 0)
-        tensor([1.], dtype=torch.float64)
-    """
-    return mef_ssim(fused, ir, vis)
-
-
 register_variant('mef_ssim', 'tang2022', 'Linfeng-Tang/Image-Fusion @ 53f5542, mef_ssim.m (called as "SSIM" by '
                  'analysis_Reference.m L70 on 0-255 values)')
 register_variant('mef_ssim', 'tang2023', 'Linfeng-Tang/Image-Fusion @ dba5bf3 (HEAD), mef_ssim.m, unchanged; '
                  'analysis_Reference.m no longer calls it directly (it is the per-scale score of analysis_ms_ssim.m)')
+# Tang 2022's "SSIM" is MEF-SSIM, not Wang's SSIM: `analysis_Reference.m` @ 53f5542 (L70) fills
+# imgSeq(:, :, 1) = image_ir, imgSeq(:, :, 2) = image_vis (uint8 values in a double array) and calls
+# mef_ssim(imgSeq, uint8 F), which casts with `double`: 0-255 data, exactly `mef_ssim` (TNO #10 with SeAFusion:
+# 0.8911). Registered with the same function, so scoring both columns computes it once. Tang's 2023 code replaced
+# this line with Wang's SSIM.
 register_variant('ssim', 'tang2022', 'Linfeng-Tang/Image-Fusion @ 53f5542, analysis_Reference.m L70: '
                  '"SSIM" = mef_ssim(imgSeq, uint8 F), i.e. MEF-SSIM (Ma et al. 2015) on 0-255 values',
-                 fn=mef_ssim_tang2022_ssim, min_size=11)
+                 fn=mef_ssim, min_size=11)

@@ -93,3 +93,16 @@ def test_per_channel_convention_averages_channels_unless_the_metric_reads_colour
     whole = metrics.score_images(rgb, gray, rgb, ['sf'], 'vifb')['sf']
     torch.testing.assert_close(whole, spatial_frequency_vifb_colour(rgb), rtol=1e-15, atol=0)
     assert get_metric('sf', 'vifb').colour is not None and get_metric('en', 'vifb').colour is None
+
+
+def test_columns_of_one_function_are_computed_once(monkeypatch):
+    """Tang 2022's "SSIM" is its MEF-SSIM: scoring both columns computes MEF-SSIM once, and both carry it."""
+    import metrics.mef_ssim as module
+    calls = []
+    original = module.mef_ssim_scores
+    monkeypatch.setattr(module, 'mef_ssim_scores', lambda *args: calls.append(1) or original(*args))
+    f, a, b = (t.round() for t in _images(n=2, h=24, w=24))
+    out = metrics.score_images(f, a, b, ['ssim', 'mef_ssim', 'en'], 'tang2022')
+    assert len(calls) == 1 and torch.equal(out['ssim'], out['mef_ssim'])
+    torch.testing.assert_close(out['ssim'], get_metric('mef_ssim', 'tang2022')(f, a, b), rtol=0, atol=0)
+    assert len(calls) == 2

@@ -108,6 +108,7 @@ def test_matches_octave_on_tno10(data_root, crop):
     for convention in ('tang2022', 'tang2023'):       # the reference code is the textbook definition
         spec = get_metric('mef_ssim', convention)
         assert spec.fn is mef_ssim and spec.scale == 1
+    assert get_metric('ssim', 'tang2022').fn is mef_ssim             # Tang 2022's "SSIM" column
     assert mef_ssim(fused, ir, vis).item() == pytest.approx(OCTAVE[crop], rel=1e-12)
     if crop is None:
         # Tang 2022's "SSIM" column is MEF-SSIM: 0.8911 on TNO #10 (docs/metrics.md).
