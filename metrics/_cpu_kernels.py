@@ -54,14 +54,15 @@ def available() -> bool:
 def _kernels():
     _numba()   # applies the threading-layer choice before the kernels are loaded
     from metrics import _numba_kernels as k
-    from metrics._numba_fmi import fmi_maps, sobel_energy, thin_edges
+    from metrics._numba_fmi import fmi_binary_maps, fmi_maps, sobel_energy, thin_edges
     from metrics._numba_mef import mef_quality, mef_strengths
     from metrics._numba_nabf import nabf_sums
     from metrics._numba_qabf import qabf_sums
     return {'mef_strengths': mef_strengths, 'mef_quality': mef_quality, 'qabf_sums': qabf_sums,
             'sep_valid': k.sep_valid, 'vif_scale': k.vif_scale, 'moments': k.moments, 'fmi_maps': fmi_maps,
             'bincount_rows': k.bincount_rows, 'round_clamp': k.round_clamp, 'joint_counts': k.joint_counts,
-            'nabf_sums': nabf_sums, 'sobel_energy': sobel_energy, 'thin_edges': thin_edges}
+            'nabf_sums': nabf_sums, 'sobel_energy': sobel_energy, 'thin_edges': thin_edges,
+            'fmi_binary_maps': fmi_binary_maps}
 
 
 # The work-queue layer (the fallback) must not be entered from two Python threads at once: numba aborts the process.
@@ -104,17 +105,27 @@ def local_moments(images: torch.Tensor, pairs: list[tuple[int, int]], taps: list
     return torch.from_numpy(out)
 
 
-def fmi_of_features(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor,
-                    scalar_below: float | None = None) -> torch.Tensor:
+# FMI window scores of 0/1 maps by the two windows' 9-pixel patterns (NaN: not computed yet); 2 MB, kept for the
+# process: edge maps meet a few thousand of the 262144 pairs.
+_BINARY_SCORES = np.full((512, 512), np.nan)
+
+
+def fmi_of_features(fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor, scalar_below: float | None = None,
+                    patterns: bool = True) -> torch.Tensor:
     """`fmi_pixel.fmi_of_features` on float64 CPU tensors (N, 1, H, W): one pass over the windows.
-    `scalar_below` as in `_numba_fmi.fmi_maps` (default `_numba_fmi.SCALAR_BELOW`; the tests force each path)."""
-    kernel = _kernels()['fmi_maps']
+
+    Maps whose values are all 0 or 1 (edge maps) go through `_numba_fmi.fmi_binary_maps`, which memoises the window
+    scores by pattern (`patterns=False` turns that off); others through `_numba_fmi.fmi_maps` with `scalar_below`
+    (default `_numba_fmi.SCALAR_BELOW`; the tests force each path)."""
+    planes = [t.detach()[:, 0].contiguous().numpy() for t in (fused, ir, vis)]
+    binary = patterns and all(bool(((p == 0) | (p == 1)).all()) for p in planes)
     if scalar_below is None:
         from metrics._numba_fmi import SCALAR_BELOW as scalar_below
-    planes = [t.detach()[:, 0].contiguous().numpy() for t in (fused, ir, vis)]
     with _LAUNCH:
         _threads()
-        return torch.from_numpy(kernel(*planes, float(scalar_below)))
+        if binary:
+            return torch.from_numpy(_kernels()['fmi_binary_maps'](*planes, _BINARY_SCORES))
+        return torch.from_numpy(_kernels()['fmi_maps'](*planes, float(scalar_below)))
 
 
 def matlab_edge(x: torch.Tensor, tol: float) -> torch.Tensor:

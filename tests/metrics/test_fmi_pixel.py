@@ -142,8 +142,9 @@ def test_kernels_vectorised_log_matches_the_c_library(cpu_backend):
 
 @pytest.mark.parametrize('maps', ['pixels', 'flat', 'edges'])
 def test_kernels_vectorised_and_window_by_window_paths_agree(cpu_backend, maps):
-    """The kernel scores blocks of windows in phases along the row, or window by window where few windows differ
-    (edge maps); each path forced in turn gives the same scores."""
+    """The kernel scores blocks of windows in phases along the row, or window by window where few windows differ,
+    or, for 0/1 maps, by a table of window scores per pattern pair; each path forced in turn gives the same
+    scores (the pattern table exactly those of the window-by-window form)."""
     if cpu_backend != 'kernel':
         pytest.skip('checks the kernel')
     from metrics import _cpu_kernels
@@ -153,8 +154,13 @@ def test_kernels_vectorised_and_window_by_window_paths_agree(cpu_backend, maps):
     images = [torch.from_numpy(x) for x in arrays]
     if maps == 'edges':
         images = [matlab_edge(x) for x in images]
-    vectorised = _cpu_kernels.fmi_of_features(*images, scalar_below=0.0)
-    window_by_window = _cpu_kernels.fmi_of_features(*images, scalar_below=3.0)
+    vectorised = _cpu_kernels.fmi_of_features(*images, scalar_below=0.0, patterns=False)
+    window_by_window = _cpu_kernels.fmi_of_features(*images, scalar_below=3.0, patterns=False)
     torch.testing.assert_close(vectorised, window_by_window, rtol=1e-13, atol=0)
+    if maps == 'edges':   # 0/1 maps: window scores memoised by pattern, the same arithmetic window by window
+        _cpu_kernels._BINARY_SCORES[:] = np.nan
+        for _ in range(2):   # filling the table, then reading it
+            assert torch.equal(_cpu_kernels.fmi_of_features(*images), window_by_window)
+        assert 0 < np.isfinite(_cpu_kernels._BINARY_SCORES).sum() < 512 * 512
     expected = [fmi(a[0].numpy(), b[0].numpy(), f[0].numpy(), 'none') for f, a, b in zip(*images)]
     np.testing.assert_allclose(vectorised.numpy(), expected, rtol=1e-12)
