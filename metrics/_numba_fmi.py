@@ -110,6 +110,26 @@ def frechet_sums(cf, cx, corr, bound):   # pragma: no cover - compiled
                 bound[c] += up if corr[c] >= 0 else down
 
 
+@kernel(inline='always')
+def merge_step(f_at, x_at, at, qs, ql, mix, rest, wo, flat_cf, flat_pf, flat_lf, flat_work, flat_args):
+    # pragma: no cover - compiled
+    # One step of `pair_scores`' merge for one window, without branches: f_at and x_at are the flat offsets of
+    # cf[i, c] and of the step's row of work, at that of args[count, c]; the joint probability of the cell goes
+    # there, and moves on only if the cell has mass.
+    lo, hi = flat_work[x_at], flat_work[x_at + 9 * wo]
+    f_lo, f_hi = flat_cf[f_at], flat_cf[f_at + wo]
+    m = min(f_hi, hi) - max(f_lo, lo)
+    q = rest * (flat_work[x_at + 18 * wo] * flat_pf[f_at])
+    positive = m > 0
+    flat_args[at] = mix * m + q
+    qs += q if positive else 0.0
+    ql += q * (flat_work[x_at + 27 * wo] + flat_lf[f_at]) if positive else 0.0
+    at += wo if positive else 0
+    f_at += wo if f_hi <= hi else 0
+    x_at += wo if hi <= f_hi else 0
+    return f_at, x_at, at, qs, ql
+
+
 @kernel()
 def pair_scores(differs, px, cx, lx, tx, sx, pf, cf, lf, tf, sf, args, largs, work, exps, score):
     # pragma: no cover - compiled
@@ -144,39 +164,47 @@ def pair_scores(differs, px, cx, lx, tx, sx, pf, cf, lf, tf, sf, args, largs, wo
             log_row[c] = up_log[c] if upper else dn_log[c]
     for k in range(17):
         args[k] = 0.0
-    flat_cf, flat_pf, flat_lf, flat_work = cf.ravel(), pf.ravel(), lf.ravel(), work.ravel()
+    flat_cf, flat_pf, flat_lf, flat_work, flat_args = cf.ravel(), pf.ravel(), lf.ravel(), work.ravel(), args.ravel()
+    todo = np.empty(wo, dtype=np.int64)
+    n_todo = 0
     for c in range(wo):
         q_sum[c] = 0.0
         q_logs[c] = 0.0
-        if differs[c] == 0.0:
-            continue
-        mix, rest = mixes[c], args[17, c]
-        # Both families tile [0, 1] in order, so the cells with positive overlap are those a merge of the two
-        # visits: at most 17. Without branches (a wrong guess costs more than a step), and the two indices as
-        # flat offsets, keeping a multiplication off the chain from one step to the next.
-        count = 0
-        f_at = c                 # offset of cf[i, c]
-        x_at = 8 * wo + c        # offset of the step's row in work
-        i_end = 9 * wo
-        x_end = 17 * wo
-        qs = 0.0
-        ql = 0.0
-        while f_at < i_end and x_at < x_end:
-            lo, hi = flat_work[x_at], flat_work[x_at + 9 * wo]
-            f_lo, f_hi = flat_cf[f_at], flat_cf[f_at + wo]
-            m = min(f_hi, hi) - max(f_lo, lo)
-            q = rest * (flat_work[x_at + 18 * wo] * flat_pf[f_at])
-            positive = m > 0
-            args[count, c] = mix * m + q
-            qs += q if positive else 0.0
-            ql += q * (flat_work[x_at + 27 * wo] + flat_lf[f_at]) if positive else 0.0
-            count += np.int64(positive)
-            f_at += wo if f_hi <= hi else 0
-            x_at += wo if hi <= f_hi else 0
-        if count < 17:
-            args[count, c] = 0.0
-        q_sum[c] = qs
-        q_logs[c] = ql
+        if differs[c] != 0.0:
+            todo[n_todo] = c
+            n_todo += 1
+    # Both families tile [0, 1] in order, so the cells with positive overlap are those a merge of the two visits:
+    # at most 17. Each step depends on the one before (a load, a comparison, the next offset), so two windows
+    # are merged side by side, which lets the processor overlap their chains.
+    i_end, x_end = 9 * wo, 17 * wo
+    for t in range(0, n_todo, 2):
+        c1 = todo[t]
+        c2 = todo[t + 1] if t + 1 < n_todo else c1
+        mix1, rest1, mix2, rest2 = mixes[c1], args[17, c1], mixes[c2], args[17, c2]
+        f1, x1, at1, f2, x2, at2 = c1, 8 * wo + c1, c1, c2, 8 * wo + c2, c2
+        if t + 1 >= n_todo:
+            f2 = i_end    # no partner
+        qs1 = ql1 = qs2 = ql2 = 0.0
+        while True:
+            go1 = f1 < i_end and x1 < x_end
+            go2 = f2 < i_end and x2 < x_end
+            if go1:
+                f1, x1, at1, qs1, ql1 = merge_step(f1, x1, at1, qs1, ql1, mix1, rest1, wo, flat_cf, flat_pf,
+                                                   flat_lf, flat_work, flat_args)
+            if go2:
+                f2, x2, at2, qs2, ql2 = merge_step(f2, x2, at2, qs2, ql2, mix2, rest2, wo, flat_cf, flat_pf,
+                                                   flat_lf, flat_work, flat_args)
+            if not (go1 or go2):
+                break
+        if at1 < 17 * wo:
+            flat_args[at1] = 0.0   # the slot after the last cell held a step without mass
+        q_sum[c1] = qs1
+        q_logs[c1] = ql1
+        if t + 1 < n_todo:
+            if at2 < 17 * wo:
+                flat_args[at2] = 0.0
+            q_sum[c2] = qs2
+            q_logs[c2] = ql2
     log_abs(args.ravel(), largs.ravel(), exps)
     column_dots(args, largs, 17, plogp)
     # The product part of the joint, q_ij = rest pf_i px_j, has sum q log|q| in closed form; the cells with
