@@ -154,11 +154,12 @@ def mef_strengths(box: torch.Tensor, area: float) -> torch.Tensor:
     return out
 
 
-def mef_quality(box: torch.Tensor, gm: torch.Tensor, strengths: torch.Tensor, weights: torch.Tensor, area: float,
+def mef_quality(box: torch.Tensor, gm: torch.Tensor, strengths: torch.Tensor, p: torch.Tensor, area: float,
                 c: float) -> torch.Tensor:
-    """The rest of `mef_ssim.mef_ssim_scores` for two sources: the mean quality map per image, (N,)."""
+    """The rest of `mef_ssim.mef_ssim_scores` for two sources, given the exponent map p (N, H, W): the mean
+    quality map per image, (N,)."""
     kernel = _kernels()['mef_quality']
-    arrays = [t.detach().contiguous().numpy() for t in (box, gm, strengths, weights)]
+    arrays = [t.detach().contiguous().numpy() for t in (box, gm, strengths, p)]
     with _LAUNCH:
         _threads()
         return torch.from_numpy(kernel(*arrays, float(area), float(c)))

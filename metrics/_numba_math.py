@@ -4,8 +4,8 @@ numba calls the C library's `exp`, `atan` and `log` one value at a time (Qabf ne
 exponentials a pixel, FMI up to 36 logarithms a window, phase congruency a sigmoid per pixel and orientation);
 these branch-free forms run 4 to a vector instruction under AVX2:
 
-* exp (in `sigmoid_row`): Cody-Waite reduction to |r| <= ln(2)/2 and the Taylor series to degree 14 (truncation
-  3e-18 relative), 2^k from the bits; within 4 ulp of the C library in the sigmoid.
+* exp (`exp_row`, and `sigmoid_row` through it): Cody-Waite reduction to |r| <= ln(2)/2 and the Taylor series to
+  degree 14 (truncation 3e-18 relative), 2^k from the bits; within 2 ulp of the C library (4 in the sigmoid).
 * atan (`atan_of_ratio`): Cephes' reduction to |x| <= 0.66 and its rational approximation (the Cephes `atan.c`
   coefficients); within 1 ulp.
 * log (`log_abs`): fdlibm's `__ieee754_log` (reduction to m in [sqrt(2)/2, sqrt(2)), log(1 + f) from
@@ -36,25 +36,42 @@ _Q = (2.485846490142306297962e1, 1.650270098316988542046e2, 4.328810604912902668
 
 
 @kernel()
-def sigmoid_row(y, out, kbits, scale):   # pragma: no cover - compiled
-    # out = 1 / (1 + exp(-y)), elementwise; kbits and scale are work rows of the same length.
-    w = y.shape[0]
+def exp_row(x, out, kbits, scale):   # pragma: no cover - compiled
+    # out = exp(x) elementwise (x and out distinct); kbits and scale are work rows of the same length. Outside
+    # (-708, 709] (subnormal results, overflow, NaN) the C library's exp.
+    w = x.shape[0]
     kf = kbits.view(np.float64)
     for c in range(w):
-        x = min(max(-y[c], -745.0), 709.0)
-        kf[c] = x * _LOG2E + _ROUND
+        v = min(max(x[c], -745.0), 709.0)
+        kf[c] = v * _LOG2E + _ROUND
     sbits = scale.view(np.int64)
     for c in range(w):
         sbits[c] = (kbits[c] - _ROUND_BITS + 1023) << 52   # 2^k, k = round(x / ln 2)
+    unusual = 0
     for c in range(w):
-        x = min(max(-y[c], -745.0), 709.0)
+        v = min(max(x[c], -745.0), 709.0)
         k = kf[c] - _ROUND
-        r = (x - k * _LN2_HI) - k * _LN2_LO
+        r = (v - k * _LN2_HI) - k * _LN2_LO
         p = _TAYLOR[14]
         for i in range(13, -1, -1):
             p = p * r + _TAYLOR[i]
-        e = p * scale[c] if x > -708.0 else 0.0   # below, 2^k is subnormal; 1 / (1 + e) is 1 there anyway
-        out[c] = 1.0 / (1.0 + e) if -y[c] < 709.0 else 0.0   # above, exp overflows (the true value < 1e-308)
+        out[c] = p * scale[c]
+        unusual |= np.int64(not (-708.0 < x[c] <= 709.0))
+    if unusual:
+        for c in range(w):
+            if not (-708.0 < x[c] <= 709.0):
+                out[c] = np.exp(x[c])
+
+
+@kernel()
+def sigmoid_row(y, out, kbits, scale):   # pragma: no cover - compiled
+    # out = 1 / (1 + exp(-y)), elementwise; y is overwritten (by -y); kbits and scale are work rows of y's length.
+    w = y.shape[0]
+    for c in range(w):
+        y[c] = -y[c]
+    exp_row(y, out, kbits, scale)
+    for c in range(w):
+        out[c] = 1.0 / (1.0 + out[c]) if y[c] < 709.0 else 0.0   # above, exp overflows (the true value < 1e-308)
 
 
 @kernel()

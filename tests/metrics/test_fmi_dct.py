@@ -7,7 +7,7 @@ import scipy.fft
 import torch
 
 from metrics import get_metric
-from metrics.fmi_dct import dct2, fmi_dct
+from metrics.fmi_dct import dct2, dct2_fft, fmi_dct
 from tests.metrics.fmi_reference import fmi, tno10_crop
 
 # Every test runs through the fused CPU kernel and through the torch form.
@@ -27,6 +27,7 @@ OCTAVE_DCT = {('c1', 255): 0.30489645271156501, ('c1', 1): 0.30489645271156496,
 def test_dct2_matches_scipy(shape):
     x = torch.rand(shape, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 255
     expected = scipy.fft.dctn(x.numpy(), type=2, norm='ortho', axes=(2, 3))
+    np.testing.assert_allclose(dct2_fft(x).numpy(), expected, rtol=1e-12, atol=1e-10)   # the form for GPUs
     np.testing.assert_allclose(dct2(x).numpy(), expected, rtol=1e-12, atol=1e-10)
 
 

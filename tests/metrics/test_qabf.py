@@ -157,12 +157,12 @@ def test_properties_symmetry_and_bounds(triple):
 
 
 def test_kernels_vectorised_exp_and_atan_match_the_c_library(cpu_backend):
-    """The kernel's own exp (in the sigmoid) and atan, written so that they vectorise, against numpy's."""
+    """The kernels' own exp (also in the sigmoid) and atan, written so that they vectorise, against numpy's."""
     if cpu_backend != 'kernel':
         pytest.skip('checks the kernel\'s functions')
     from numba import njit
 
-    from metrics._numba_math import atan_of_ratio, sigmoid_row
+    from metrics._numba_math import atan_of_ratio, exp_row, sigmoid_row
 
     @njit
     def atan_all(sy, sx, out):
@@ -173,10 +173,19 @@ def test_kernels_vectorised_exp_and_atan_match_the_c_library(cpu_backend):
     y = np.concatenate([rng.uniform(-40, 40, 100_000), rng.uniform(-750, 750, 20_000),
                         [0., -708., 708., -709.5, 709.5, -745., 745., 1e6, -1e6]])
     got = np.empty_like(y)
-    sigmoid_row(y, got, np.empty(len(y), dtype=np.int64), np.empty_like(y))
+    sigmoid_row(y.copy(), got, np.empty(len(y), dtype=np.int64), np.empty_like(y))
     with np.errstate(over='ignore'):
         want = 1 / (1 + np.exp(-y))
     assert np.all(np.abs(got - want) <= 4 * np.spacing(want) + 1e-300)   # 4 ulp; 0 where the true value < 1e-308
+    x = np.concatenate([rng.uniform(-50, 50, 100_000), rng.uniform(-708, 709, 20_000),
+                        [0., -708., -708.5, -745., -750., 709., 709.5, 710., np.inf, -np.inf, np.nan]])
+    got = np.empty_like(x)
+    exp_row(x, got, np.empty(len(x), dtype=np.int64), np.empty_like(x))
+    with np.errstate(over='ignore'):
+        want = np.exp(x)
+    finite = np.isfinite(want) & (want > 2.3e-308)
+    assert np.all(np.abs(got[finite] - want[finite]) <= 2 * np.spacing(want[finite]))   # 2 ulp
+    np.testing.assert_array_equal(got[~finite], want[~finite])     # the C library's outside (-708, 709]
     sy = np.concatenate([rng.normal(0, 100, 100_000), rng.integers(-1020, 1021, 50_000), [0., 5., -5., 1e300]])
     sx = np.concatenate([rng.normal(0, 100, 100_000), rng.integers(-1020, 1021, 50_000), [3., 1e-4, -7., 1.]])
     sx[sx == 0] = 1.
