@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from metrics._registry import DEFAULT_CONVENTION, _unknown, get_metric, rescale
+from metrics._registry import DEFAULT_CONVENTION, MetricSpec, _unknown, get_metric, rescale
 
 __all__ = ['Convention', 'register_convention', 'get_convention', 'list_conventions', 'score_images']
 
@@ -155,16 +155,25 @@ def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
         f = f[:, :1]
     channels = max(f.shape[1], a.shape[1], b.shape[1])
     # Columns that a convention computes with one function on one scale (Tang 2022's "SSIM" is its MEF-SSIM) are
-    # computed once.
+    # computed once, and the images are rescaled once per scale (Tang 2022 has 9 metrics on [0, 1]).
     computed: dict[tuple, Tensor] = {}
+    scaled: dict[float, tuple[Tensor, ...]] = {}
 
     def once(key: tuple, compute: Callable[[], Tensor]) -> Tensor:
         if key not in computed:
             computed[key] = compute()
         return computed[key]
 
+    def on_scale(spec: MetricSpec, images: tuple[Tensor, ...]) -> Tensor:
+        if spec.scale == 1.0:
+            return spec.on_scale(*images)
+        key = (spec.scale, id(images[0]))
+        if key not in scaled:
+            scaled[key] = tuple(rescale(t, spec.scale) for t in images)
+        return spec.on_scale(*scaled[key])
+
     if channels == 1:
-        return {spec.name: once((spec.fn, spec.scale), lambda spec=spec: spec(f, a, b)) for spec in specs}
+        return {spec.name: once((spec.fn, spec.scale), lambda spec=spec: on_scale(spec, (f, a, b))) for spec in specs}
     # Per-channel scoring (VIFB): channels go into the batch and scores are averaged over them, unless the metric
     # reproduces how its reference reads a colour image as a whole (`MetricSpec.colour`).
     n, (h, w) = f.shape[0], f.shape[2:]
@@ -173,7 +182,7 @@ def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
     for spec in specs:
         if spec.colour is None:
             scores[spec.name] = once((spec.fn, spec.scale),
-                                     lambda spec=spec: spec(*split).view(n, channels).mean(dim=1))
+                                     lambda spec=spec: on_scale(spec, tuple(split)).view(n, channels).mean(dim=1))
         else:
             whole = [rescale(t, spec.scale) for t in (f, a, b)] if spec.scale != 1.0 else [f, a, b]
             scores[spec.name] = once((spec.colour, spec.scale), lambda spec=spec, whole=whole: (

@@ -48,6 +48,10 @@ class MetricSpec:
         if self.scale != 1.0:  # only floating tensors: the function's own checks must still see a wrong dtype
             fused, ir, vis = (rescale(t, self.scale) if isinstance(t, Tensor) and t.is_floating_point() else t
                               for t in (fused, ir, vis))
+        return self.on_scale(fused, ir, vis)
+
+    def on_scale(self, fused: Tensor, ir: Tensor | None = None, vis: Tensor | None = None) -> Tensor:
+        """`fn` on images already on this metric's scale (`scale` applied), e.g. shared by several metrics."""
         if self.needs_sources:
             return self.fn(fused, ir, vis)
         return self.fn(fused)

@@ -106,3 +106,22 @@ def test_columns_of_one_function_are_computed_once(monkeypatch):
     assert len(calls) == 1 and torch.equal(out['ssim'], out['mef_ssim'])
     torch.testing.assert_close(out['ssim'], get_metric('mef_ssim', 'tang2022')(f, a, b), rtol=0, atol=0)
     assert len(calls) == 2
+
+
+def test_finite_check_is_remembered_until_the_tensor_changes():
+    from metrics._checks import _FINITE, check_images
+    x = torch.rand(1, 1, 5, 5, dtype=torch.float64)
+    check_images(x)
+    check_images(x)                                  # remembered: no second pass
+    x[0, 0, 0, 0] = float('nan')                     # an in-place write bumps the version counter
+    with pytest.raises(ValueError, match='finite'):
+        check_images(x)
+    key = id(x)
+    del x
+    assert key not in _FINITE                        # forgotten with the tensor
+    with torch.inference_mode():                     # no version counter: checked every time
+        y = torch.rand(1, 1, 5, 5, dtype=torch.float64)
+        check_images(y)
+        y[0, 0, 0, 0] = float('inf')
+        with pytest.raises(ValueError, match='finite'):
+            check_images(y)
