@@ -55,11 +55,11 @@ def window_pdfs(x, r, c0, p, cum, lg, t, st, exps):   # pragma: no cover - compi
             total[c] += v
     m1 = lo    # lo, hi are free now: the first two moments of the position
     m2 = hi
-    c0 = cum[0]
+    start = cum[0]
     for c in range(wo):
         m1[c] = 0.0
         m2[c] = 0.0
-        c0[c] = 0.0
+        start[c] = 0.0
     for k in range(9):
         pk, ck = p[k], cum[k + 1]
         pos = k + 1.0
@@ -366,7 +366,7 @@ def window_differs(x, f, r, c0, out):   # pragma: no cover - compiled
 
 @kernel()
 def scalar_scores(x, f, r, c0, differs, score, scratch, cells_i, cells_j):   # pragma: no cover - compiled
-    # The window-by-window form, for blocks where few windows differ (edge maps: most windows are all zero)
+    # The window-by-window form, for blocks where few windows differ (the rest score 1 without arithmetic)
     wx = np.empty(9)
     wf = np.empty(9)
     for c in range(score.shape[0]):
