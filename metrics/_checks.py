@@ -32,12 +32,12 @@ def check_images(fused: Tensor, ir: Tensor | None = None, vis: Tensor | None = N
                              f'but got {tuple(t.shape)}.')
         if t.shape[0] == 0 or min(t.shape[2:]) < min_size:
             raise ValueError(f'Expected `{label}` with N >= 1 and H, W >= {min_size}, but got {tuple(t.shape)}.')
-        # One summing pass: the sum is finite whenever every value is; only a non-finite sum (a NaN, an inf, or
-        # an overflow of huge values) pays for the element-wise test.
         version = _version(t)
         known = _FINITE.get(id(t))
         if version is not None and known is not None and known[0]() is t and known[1] == version:
             continue
+        # One summing pass: the sum is finite whenever every value is; only a non-finite sum (a NaN, an inf, or
+        # an overflow of huge values) pays for the element-wise test.
         if not bool(torch.isfinite(t.sum())) and not bool(torch.isfinite(t).all()):
             raise ValueError(f'Expected `{label}` to be finite, but it has NaN or inf values.')
         if version is not None:

@@ -157,7 +157,7 @@ def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
     # Columns that a convention computes with one function on one scale (Tang 2022's "SSIM" is its MEF-SSIM) are
     # computed once, and the images are rescaled once per scale (Tang 2022 has 9 metrics on [0, 1]).
     computed: dict[tuple, Tensor] = {}
-    scaled: dict[float, tuple[Tensor, ...]] = {}
+    scaled: dict[tuple[float, int], tuple[Tensor, ...]] = {}
 
     def once(key: tuple, compute: Callable[[], Tensor]) -> Tensor:
         if key not in computed:
