@@ -58,11 +58,15 @@ def _kernels():
     from metrics._numba_mef import mef_quality, mef_strengths
     from metrics._numba_nabf import nabf_sums
     from metrics._numba_qabf import qabf_sums
+    from metrics._numba_viff import viff_row_sums
+    from metrics import _numba_ssim as ssim
     return {'mef_strengths': mef_strengths, 'mef_quality': mef_quality, 'qabf_sums': qabf_sums,
             'sep_valid': k.sep_valid, 'vif_scale': k.vif_scale, 'moments': k.moments, 'fmi_maps': fmi_maps,
             'bincount_rows': k.bincount_rows, 'round_clamp': k.round_clamp, 'joint_counts': k.joint_counts,
             'nabf_sums': nabf_sums, 'sobel_energy': sobel_energy, 'thin_edges': thin_edges,
-            'fmi_binary_maps': fmi_binary_maps}
+            'fmi_binary_maps': fmi_binary_maps, 'flat_windows': k.flat_windows,
+            'viff_row_sums': viff_row_sums, 'yang_row_sums': ssim.yang_row_sums,
+            'prewitt_magnitude': ssim.prewitt_magnitude, 'piella_row_sums': ssim.piella_row_sums}
 
 
 # The work-queue layer (the fallback) must not be entered from two Python threads at once: numba aborts the process.
@@ -225,6 +229,49 @@ def joint_counts(a: torch.Tensor, b: torch.Tensor, bins: int, cap: int) -> torch
     if outside.any():
         raise ValueError(f'Expected levels in [0, {bins}), but {int(outside.sum())} pairs are outside.')
     return torch.from_numpy(counts)
+
+
+def flat_windows(x: torch.Tensor, size: int) -> torch.Tensor:
+    """`qy._flat_windows` of a float64 CPU tensor (..., H, W) no smaller than the window: one pass."""
+    planes = x.detach().reshape(-1, *x.shape[-2:]).contiguous().numpy()
+    with _LAUNCH:
+        _threads()
+        out = _kernels()['flat_windows'](planes, int(size))
+    return torch.from_numpy(out).view(*x.shape[:-2], *out.shape[-2:])
+
+
+def viff_sums(stats: torch.Tensor, noise: float, c: float) -> torch.Tensor:
+    """`viff.han_viff`'s sums at one scale from its (N, 8, h, w) float64 window moments: (N, 2), the sums of
+    VID + c and VIND + c of the chosen source, in one pass."""
+    return _row_sums('viff_row_sums', stats, float(noise), float(c))
+
+
+def _row_sums(name: str, stats: torch.Tensor, *args) -> torch.Tensor:
+    with _LAUNCH:
+        _threads()
+        rows = _kernels()[name](stats.detach().contiguous().numpy(), *args)
+    return torch.from_numpy(rows.sum(axis=1))
+
+
+def yang_sums(stats: torch.Tensor, flat: torch.Tensor, qc: bool, c: float) -> torch.Tensor:
+    """Qy's (or, with `qc`, Qc's) quality map from its float64 window moments (N, 6 + P, h, w) and flat-window
+    masks (N, 3, h, w), in one pass: (N, 2), the sum of its non-NaN values and their count."""
+    from metrics._numba_ssim import QC, QY
+    return _row_sums('yang_row_sums', stats, flat.contiguous().numpy(), QC if qc else QY, float(c))
+
+
+def piella_sums(stats: torch.Tensor, c1: float, c2: float) -> torch.Tensor:
+    """Qw's sums from the (N, 8, h, w) float64 window moments of the edge images: (N, 2), sum of weight *
+    quality and sum of the weights."""
+    return _row_sums('piella_row_sums', stats, float(c1), float(c2))
+
+
+def prewitt_magnitude(x: torch.Tensor) -> torch.Tensor:
+    """`qw._edge_magnitude` of a float64 CPU tensor (..., H, W), in one pass."""
+    planes = x.detach().reshape(-1, *x.shape[-2:]).contiguous().numpy()
+    with _LAUNCH:
+        _threads()
+        return torch.from_numpy(_kernels()['prewitt_magnitude'](planes)).view(x.shape)
 
 
 def round_clamp(x: torch.Tensor, half_away: bool, lo: float = 0.0, hi: float = 255.0) -> torch.Tensor:

@@ -314,3 +314,31 @@ def joint_counts(a, b, bins, cap):   # pragma: no cover - compiled
             else:
                 outside[n] += 1
     return out, outside
+
+
+@kernel(parallel=True)
+def flat_windows(x, size):   # pragma: no cover - compiled
+    # out[m, r, c]: whether the size x size window at (r, c) of plane m holds one value. Per output row, the
+    # column maxima and minima over `size` rows (along the row, so it vectorises), then a running test across.
+    m_count, h, w = x.shape
+    oh, ow = h - size + 1, w - size + 1
+    out = np.empty((m_count, oh, ow), dtype=np.bool_)
+    for task in prange(m_count * oh):
+        m = task // oh
+        r = task - m * oh
+        hi = x[m, r].copy()
+        lo = x[m, r].copy()
+        for k in range(1, size):
+            row = x[m, r + k]
+            for c in range(w):
+                hi[c] = max(hi[c], row[c])
+                lo[c] = min(lo[c], row[c])
+        o = out[m, r]
+        for c in range(ow):
+            top = hi[c]
+            bottom = lo[c]
+            for k in range(1, size):
+                top = max(top, hi[c + k])
+                bottom = min(bottom, lo[c + k])
+            o[c] = top == bottom
+    return out

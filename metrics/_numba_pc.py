@@ -142,3 +142,29 @@ def middle_values(x, k1, k2):   # pragma: no cover - compiled
         out[m, 0] = buf[k1 - below]
         out[m, 1] = buf[k2 - below]
     return out, ok
+
+
+@kernel(parallel=True)
+def zhao_row_sums(stats, masks, c_zhao):   # pragma: no cover - compiled
+    # Per row, the sum of max_i(mask_i ? (cov_i + C) / (sqrt|var_i var_F| + C) : 0) over the pixels, i = the three
+    # masked maps; stats (N, 11, H, W) holds the means of the 4 maps, their raw second moments, then the 3 raw
+    # cross moments with map 3 (fused), as `qp._feature_correlation` lays them out.
+    n_count, _, h, w = stats.shape
+    out = np.empty((n_count, h))
+    for task in prange(n_count * h):
+        n = task // h
+        r = task - n * h
+        mf, sf = stats[n, 3, r], stats[n, 7, r]
+        total = 0.0
+        for c in range(w):
+            var_f = sf[c] - mf[c] * mf[c]
+            best = -np.inf
+            for i in range(3):
+                mu = stats[n, i, r, c]
+                var = stats[n, 4 + i, r, c] - mu * mu
+                cov = stats[n, 8 + i, r, c] - mu * mf[c]
+                res = (cov + c_zhao) / (np.sqrt(abs(var * var_f)) + c_zhao)
+                best = max(best, res if masks[n, i, r, c] else 0.0)
+            total += best
+        out[n, r] = total
+    return out

@@ -20,7 +20,7 @@ from metrics import _cpu_kernels
 def _kernels():
     _cpu_kernels._numba()   # applies the threading-layer choice before the kernels are loaded
     from metrics import _numba_pc as k
-    return k.pc_filtered, k.pc_scale_sums, k.pc_accumulate, k.middle_values
+    return k.pc_filtered, k.pc_scale_sums, k.pc_accumulate, k.middle_values, k.zhao_row_sums
 
 
 def usable(spectrum: torch.Tensor) -> bool:
@@ -87,3 +87,12 @@ def middle_values(x: torch.Tensor) -> torch.Tensor | None:
         _cpu_kernels._threads()
         out, ok = _kernels()[3](rows, (n - 1) // 2, n // 2)
     return torch.from_numpy(out).view(*x.shape[:-1], 2) if ok.all() else None
+
+
+def zhao_sums(stats: torch.Tensor, masks: torch.Tensor, c: float) -> torch.Tensor:
+    """Per image, the sum over the pixels of `qp._feature_correlation`'s per-pixel maximum, from its (N, 11, H, W)
+    float64 window moments and (N, 3, H, W) boolean masks: (N,) float64, in one pass."""
+    with _cpu_kernels._LAUNCH:
+        _cpu_kernels._threads()
+        rows = _kernels()[4](stats.detach().contiguous().numpy(), masks.contiguous().numpy(), float(c))
+    return torch.from_numpy(rows.sum(axis=1))

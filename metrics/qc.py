@@ -6,11 +6,15 @@ from torch import Tensor
 
 from metrics._checks import check_images
 from metrics._registry import register_metric, register_variant
-from metrics.qy import YANG_C, YANG_WINDOW, _nan_mean, _ssim_map, _window_stats
+from metrics.qy import YANG_C, YANG_WINDOW, _kernel_mean, _nan_mean, _ssim_map, _window_stats
 
 
 def _cvejic(fused: Tensor, ir: Tensor, vis: Tensor, min_size: int) -> Tensor:
     check_images(fused, ir, vis, min_size=min_size)
+    what = 'cov(`ir`, `fused`) + cov(`vis`, `fused`) is 0/0 (a constant `fused`, or constant sources)'
+    fast = _kernel_mean([ir, vis, fused], True, what)
+    if fast is not None:
+        return fast
     (mu_a, mu_b, mu_f), (var_a, var_b, var_f), (cov_af, cov_bf) = _window_stats(
         [ir, vis, fused], [(0, 2), (1, 2)], YANG_WINDOW)
     ssim_af = _ssim_map(mu_a, mu_f, var_a, var_f, cov_af, YANG_C, YANG_C)
@@ -18,7 +22,7 @@ def _cvejic(fused: Tensor, ir: Tensor, vis: Tensor, min_size: int) -> Tensor:
     share = cov_af / (cov_af + cov_bf)
     sim = share * ssim_af + (1 - share) * ssim_bf
     sim = torch.where(share < 0, torch.zeros_like(sim), torch.where(share > 1, torch.ones_like(sim), sim))
-    return _nan_mean(sim, 'cov(`ir`, `fused`) + cov(`vis`, `fused`) is 0/0 (a constant `fused`, or constant sources)')
+    return _nan_mean(sim, what)
 
 
 @register_metric('qc', higher_is_better=True, needs_sources=True, min_size=YANG_WINDOW[0],

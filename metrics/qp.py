@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from metrics import _pc_kernels
+from metrics import _cpu_kernels, _pc_kernels
 from metrics._checks import check_images
 from metrics._registry import register_metric, register_variant
 from metrics._filters import gaussian_taps, local_moments
@@ -208,6 +208,8 @@ def _feature_correlation(feature: Tensor, masks: Tensor) -> Tensor:
     # 'same' with zero padding = 'valid' on the zero-padded maps; products are formed inside the filter
     stats = local_moments(F.pad(x, (r, r, r, r)), [(i, i) for i in range(4)] + [(i, 3) for i in range(3)],
                           gaussian_taps(FEATURE_WINDOW, 1.5))
+    if _cpu_kernels.usable(stats, stats.numel()):
+        return _pc_kernels.zhao_sums(stats, masks, ZHAO_C) / masks[:, 2].sum(dim=(-2, -1))
     mu, second, cross = stats[:, :4], stats[:, 4:8], stats[:, 8:]
     var = second - mu * mu
     cov = cross - mu[:, :3] * mu[:, 3:]

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from metrics import _cpu_kernels
 from metrics._checks import check_images
 from metrics._registry import register_metric, register_variant
 from metrics._filters import gaussian_taps, local_moments
@@ -17,12 +18,21 @@ WANG_C1, WANG_C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
 def _edge_magnitude(x: Tensor) -> Tensor:
     """sqrt(X^2 + Y^2) with X = filter2([1 0 -1; 1 0 -1; 1 0 -1], x, 'same'), Y = filter2([1 1 1; 0 0 0; -1 -1 -1],
     x, 'same') (zero padding), computed as 3-sums and differences of shifted slices."""
+    if _cpu_kernels.usable(x, x.numel()):
+        return _cpu_kernels.prewitt_magnitude(x)
     p = F.pad(x, (1, 1, 1, 1))
     cols = p[..., :-2, :] + p[..., 1:-1, :] + p[..., 2:, :]       # 3-row sums, (H, W + 2)
     rows = p[..., :-2] + p[..., 1:-1] + p[..., 2:]               # 3-column sums, (H + 2, W)
     gx = cols[..., :-2] - cols[..., 2:]
     gy = rows[..., :-2, :] - rows[..., 2:, :]
     return torch.sqrt(gx * gx + gy * gy)
+
+
+def _finite(out: Tensor) -> Tensor:
+    if not bool(torch.isfinite(out).all()):
+        i = int((~torch.isfinite(out)).nonzero()[0])
+        raise ValueError(f'Qw of image {i} is not finite (the variance weights of the edge images sum to 0).')
+    return out
 
 
 @register_metric('qw', higher_is_better=True, needs_sources=True, min_size=WANG_WINDOW[0],
@@ -63,6 +73,9 @@ def piella_weighted(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     check_images(fused, ir, vis, min_size=WANG_WINDOW[0])
     edges = _edge_magnitude(torch.cat([ir, vis, fused], dim=1).to(torch.float64))
     stats = local_moments(edges, [(0, 0), (1, 1), (2, 2), (2, 0), (2, 1)], gaussian_taps(*WANG_WINDOW))
+    if _cpu_kernels.usable(stats, stats.numel()):
+        sums = _cpu_kernels.piella_sums(stats, WANG_C1, WANG_C2)   # sum(weight * quality) / sum(weight)
+        return _finite(sums[:, 0] / sums[:, 1])
     mu_a, mu_b, mu_f = stats[:, 0:1], stats[:, 1:2], stats[:, 2:3]
     var_a, var_b, var_f = (stats[:, 3 + i:4 + i] - m * m for i, m in enumerate((mu_a, mu_b, mu_f)))
     ssim_fa = _ssim_map(mu_f, mu_a, var_f, var_a, stats[:, 6:7] - mu_f * mu_a, WANG_C1, WANG_C2)
@@ -72,11 +85,7 @@ def piella_weighted(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     lam = var_a / (var_a + var_b)
     weight = torch.maximum(var_a, var_b)
     weight = weight / weight.sum(dim=(1, 2, 3), keepdim=True)
-    out = (weight * (lam * ssim_fa + (1 - lam) * ssim_fb)).sum(dim=(1, 2, 3))
-    if not bool(torch.isfinite(out).all()):
-        i = int((~torch.isfinite(out)).nonzero()[0])
-        raise ValueError(f'Qw of image {i} is not finite (the variance weights of the edge images sum to 0).')
-    return out
+    return _finite((weight * (lam * ssim_fa + (1 - lam) * ssim_fb)).sum(dim=(1, 2, 3)))
 
 
 register_variant('qw', 'mefb', 'xingchenzhang/MEFB @ 9e185bf, metrics/metricsQw.m L39-165 (sw = 3: weighted index '

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from metrics import _cpu_kernels
 from metrics._checks import check_images
 from metrics._filters import gaussian_taps, local_moments
 from metrics._registry import register_metric, register_variant
@@ -15,9 +16,12 @@ YANG_WINDOW = (7, 1.5)
 def _flat_windows(x: Tensor, size: int) -> Tensor:
     """True where the `size` x `size` window ('valid' positions) of each plane of `x` holds a single value.
 
-    Running maximum and minimum as two 1-D passes of shifted comparisons (`max_pool2d` is slow on float64 CPU).
+    Running maximum and minimum as two 1-D passes of shifted comparisons (`max_pool2d` is slow on float64 CPU);
+    on float64 CPU tensors `_cpu_kernels.flat_windows` does both in one pass.
     """
     h, w = x.shape[-2:]
+    if _cpu_kernels.usable(x, x.numel()):
+        return _cpu_kernels.flat_windows(x, size)
     hi = x[..., 0:h - size + 1, :].clone()
     lo = hi.clone()
     for i in range(1, size):
@@ -63,19 +67,39 @@ def _nan_mean(x: Tensor, what: str) -> Tensor:
     """Mean per image over the non-NaN values (MATLAB `mean2(A(~isnan(A)))`); raises when none is left."""
     x = x.flatten(1)
     valid = ~torch.isnan(x)
-    count = valid.sum(dim=1)
+    return _checked_mean(torch.where(valid, x, torch.zeros_like(x)).sum(dim=1), valid.sum(dim=1), what)
+
+
+def _checked_mean(total: Tensor, count: Tensor, what: str) -> Tensor:
     if bool((count == 0).any()):
         i = int((count == 0).nonzero()[0])
         raise ValueError(f'{what} in every window of image {i}, so the reference mean is NaN.')
-    out = torch.where(valid, x, torch.zeros_like(x)).sum(dim=1) / count
+    out = total / count
     if not bool(torch.isfinite(out).all()):
         i = int((~torch.isfinite(out)).nonzero()[0])
         raise ValueError(f'The quality map of image {i} has an infinite value (a 1/0 in the weights).')
     return out
 
 
+def _kernel_mean(images: list[Tensor], qc: bool, what: str) -> Tensor | None:
+    """Qy (or Qc) of float64 CPU images by `_cpu_kernels.yang_sums`, the torch forms' per-pixel arithmetic in one
+    pass from the window moments; None where the kernels do not apply."""
+    x = torch.cat(images, dim=1).to(torch.float64)
+    size, sigma = YANG_WINDOW
+    if not (_cpu_kernels.usable(x, x.numel()) and min(x.shape[-2:]) >= size):
+        return None
+    pairs = [(0, 2), (1, 2)] if qc else [(0, 1), (0, 2), (1, 2)]
+    stats = local_moments(x, [(i, i) for i in range(3)] + pairs, gaussian_taps(size, sigma))
+    sums = _cpu_kernels.yang_sums(stats, _flat_windows(x, size), qc, YANG_C)
+    return _checked_mean(sums[:, 0], sums[:, 1], what)
+
+
 def _yang(fused: Tensor, ir: Tensor, vis: Tensor, min_size: int) -> Tensor:
     check_images(fused, ir, vis, min_size=min_size)
+    what = '`ir` and `vis` are both constant (lambda = 0/0)'
+    fast = _kernel_mean([ir, vis, fused], False, what)
+    if fast is not None:
+        return fast
     (mu_a, mu_b, mu_f), (var_a, var_b, var_f), (cov_ab, cov_af, cov_bf) = _window_stats(
         [ir, vis, fused], [(0, 1), (0, 2), (1, 2)], YANG_WINDOW)
     ssim_ab = _ssim_map(mu_a, mu_b, var_a, var_b, cov_ab, YANG_C, YANG_C)
@@ -85,7 +109,7 @@ def _yang(fused: Tensor, ir: Tensor, vis: Tensor, min_size: int) -> Tensor:
     lam = var_a / (var_a + var_b)
     weighted = (lam * ssim_af + (1 - lam) * ssim_bf) * similar
     best = torch.maximum(ssim_af, ssim_bf) * ~similar
-    return _nan_mean(weighted + best, '`ir` and `vis` are both constant (lambda = 0/0)')
+    return _nan_mean(weighted + best, what)
 
 
 @register_metric('qy', higher_is_better=True, needs_sources=True, min_size=YANG_WINDOW[0],

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from metrics import _cpu_kernels
 from metrics._checks import check_images
 from metrics._registry import register_metric, register_variant
 from metrics._filters import gaussian_taps, local_moments, separable_valid
@@ -88,6 +89,10 @@ def han_viff(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
         if scale > 1:
             x = separable_valid(x, taps, stride=2)
         stats = local_moments(x, [(0, 0), (1, 1), (2, 2), (0, 2), (1, 2)], taps)
+        if _cpu_kernels.usable(stats, stats.numel()):
+            sums = _cpu_kernels.viff_sums(stats, HAN_NOISE, HAN_C)
+            total = total + HAN_WEIGHTS[scale - 1] * (sums[:, 0] / sums[:, 1])
+            continue
         vid, vind, g = _vid_vind(stats[:, 0:3], stats[:, 3:6], stats[:, 6:8])
         pick_ir = g[:, 0:1] < g[:, 1:2]
         vid = torch.where(pick_ir, vid[:, 0:1], vid[:, 1:2])

@@ -12,6 +12,8 @@ from metrics.qc import cvejic_metric, cvejic_metric_mefb
 from tests.metrics.mefb_reference import ssim_yang   # constant windows get exact zero statistics
 from tests.metrics.metric_inputs import blended_triple, tensors
 
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 
 def mefb_qc(im1, im2, fused):
     ssim2, _, _, sigma_xf = ssim_yang(im1, fused)

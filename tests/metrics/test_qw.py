@@ -9,9 +9,11 @@ from hypothesis import strategies as st
 from scipy.signal import correlate2d
 
 from metrics import get_metric
-from metrics.qw import piella_weighted
+from metrics.qw import _edge_magnitude, piella_weighted
 from tests.metrics.mefb_reference import ssim_maps  # Wang's ssim_index.m with its defaults
 from tests.metrics.metric_inputs import blended_triple, tensors
+
+pytestmark = pytest.mark.usefixtures('cpu_backend')
 
 
 def _edges(x):
@@ -73,3 +75,17 @@ def test_symmetric_bounded_and_one_for_identical_images(seed):
     torch.testing.assert_close(piella_weighted(fused, vis, ir), value, rtol=1e-12, atol=1e-14)
     assert -1 - 1e-9 <= value.item() <= 1 + 1e-9
     assert piella_weighted(ir, ir, ir).item() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_edge_magnitude_is_the_correctly_rounded_prewitt_magnitude(cpu_backend):
+    x = np.random.default_rng(0).integers(0, 256, (2, 3, 17, 23)).astype(np.float64)
+    p = np.pad(x, [(0, 0), (0, 0), (1, 1), (1, 1)])
+    cols = p[..., :-2, :] + p[..., 1:-1, :] + p[..., 2:, :]
+    rows = p[..., :-2] + p[..., 1:-1] + p[..., 2:]
+    gx, gy = cols[..., :-2] - cols[..., 2:], rows[..., :-2, :] - rows[..., 2:, :]
+    expected = np.sqrt(gx * gx + gy * gy)         # integers: exact up to numpy's correctly rounded sqrt
+    got = _edge_magnitude(torch.from_numpy(x)).numpy()
+    if cpu_backend == 'kernel':
+        np.testing.assert_array_equal(got, expected)
+    else:   # torch's float64 CPU sqrt is not always correctly rounded (this build: 1 ulp off on some values)
+        np.testing.assert_array_max_ulp(got, expected, maxulp=1)

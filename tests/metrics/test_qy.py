@@ -7,10 +7,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from metrics import get_metric
-from metrics.qy import yang_metric, yang_metric_mefb
+from metrics import _cpu_kernels, get_metric
+from metrics.qy import _flat_windows, yang_metric, yang_metric_mefb
 from tests.metrics.mefb_reference import ssim_yang
 from tests.metrics.metric_inputs import blended_triple, tensors
+
+pytestmark = pytest.mark.usefixtures('cpu_backend')
 
 
 def mefb_qy(im1, im2, fused):
@@ -36,6 +38,18 @@ def test_matches_mefb_transcription(seed):
     expected = [mefb_qy(a[0], b[0], f[0]) for f, a, b in zip(fused, ir, vis)]
     for fn in (yang_metric, yang_metric_mefb, get_metric('qy', 'mefb'), get_metric('qy')):
         np.testing.assert_allclose(fn(*tensors(fused, ir, vis)).numpy(), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize('size', [3, 7])
+def test_flat_windows_kernel_and_torch_form_agree(cpu_backend, size):
+    rng = np.random.default_rng(size)
+    x = rng.integers(0, 3, (2, 2, 25, 31)).astype(np.float64)   # few levels: many flat windows besides set ones
+    x[0, 1, 4:15, 2:20] = 7.
+    flat = _flat_windows(torch.from_numpy(x), size)
+    windows = np.lib.stride_tricks.sliding_window_view(x, (size, size), axis=(-2, -1))
+    expected = windows.max(axis=(-2, -1)) == windows.min(axis=(-2, -1))
+    assert expected.any() and not expected.all()
+    np.testing.assert_array_equal(flat.numpy(), expected)
 
 
 def test_constant_regions_use_exact_statistics():
@@ -75,3 +89,18 @@ def test_symmetric_in_sources_and_bounded(seed):
     value = yang_metric(fused, ir, vis)
     torch.testing.assert_close(yang_metric(fused, vis, ir), value, rtol=1e-12, atol=1e-14)
     assert -1 - 1e-9 <= value.item() <= 1 + 1e-9
+
+
+@pytest.mark.parametrize('name', ['qy', 'qc', 'qw'])
+def test_kernels_and_torch_forms_agree_on_flat_regions(name, cpu_backend, monkeypatch):
+    if cpu_backend == 'torch':
+        pytest.skip('compares the kernels with the torch form: its kernel variant does')
+    fused, ir, vis = _images(5, shape=(2, 1, 150, 130))
+    ir[0, :, :40, :50] = 255.
+    fused[0, :, :40, :50] = 250.
+    vis[1, :, 90:, 60:] = 0.
+    args = tensors(fused, ir, vis)
+    fn = get_metric(name, 'mefb')
+    fast = fn(*args)
+    monkeypatch.setattr(_cpu_kernels, 'available', lambda: False)
+    torch.testing.assert_close(fast, fn(*args), rtol=1e-12, atol=0)

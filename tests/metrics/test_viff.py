@@ -12,6 +12,8 @@ from metrics.viff import han_viff
 from tests.metrics.mefb_reference import vif_gain_and_noise, vifp_scales
 from tests.metrics.metric_inputs import blended_triple, tensors
 
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 
 def com_vid_vind_g(ref, dist, sq):
     """ComVidVindG: per-scale VID, VIND and g maps of `ref` against `dist`."""
