@@ -66,7 +66,8 @@ def _kernels():
             'nabf_sums': nabf_sums, 'sobel_energy': sobel_energy, 'thin_edges': thin_edges,
             'fmi_binary_maps': fmi_binary_maps, 'flat_windows': k.flat_windows,
             'viff_row_sums': viff_row_sums, 'yang_row_sums': ssim.yang_row_sums,
-            'prewitt_magnitude': ssim.prewitt_magnitude, 'piella_row_sums': ssim.piella_row_sums}
+            'prewitt_magnitude': ssim.prewitt_magnitude, 'piella_row_sums': ssim.piella_row_sums,
+            'chen_blum_row_sums': ssim.chen_blum_row_sums}
 
 
 # The work-queue layer (the fallback) must not be entered from two Python threads at once: numba aborts the process.
@@ -264,6 +265,17 @@ def piella_sums(stats: torch.Tensor, c1: float, c2: float) -> torch.Tensor:
     """Qw's sums from the (N, 8, h, w) float64 window moments of the edge images: (N, 2), sum of weight *
     quality and sum of the weights."""
     return _row_sums('piella_row_sums', stats, float(c1), float(c2))
+
+
+def chen_blum_sums(filtered: torch.Tensor, n: int, h: int, w: int, consts: tuple[int, int, float]) -> torch.Tensor:
+    """`qcb._qcb`'s sums of its quality map per image, from the (3N, 2, PH, PW) float64 Gaussian-filtered
+    images (the top-left H x W is used): (N,), in one pass."""
+    with _LAUNCH:
+        _threads()
+        p, q, z = consts   # integer powers stay multiplications
+        rows = _kernels()['chen_blum_row_sums'](filtered.detach().contiguous().numpy(), int(n), int(h), int(w),
+                                                int(p), int(q), float(z))
+    return torch.from_numpy(rows.sum(axis=1))
 
 
 def prewitt_magnitude(x: torch.Tensor) -> torch.Tensor:

@@ -119,3 +119,31 @@ def piella_row_sums(stats, c1, c2):   # pragma: no cover - compiled
         out[n, r, 0] = total
         out[n, r, 1] = weights
     return out
+
+
+@kernel(parallel=True)
+def chen_blum_row_sums(filtered, n_count, h, w, p, q, z):   # pragma: no cover - compiled
+    # `qcb._qcb` after its Gaussian filtering: filtered (3N, 2, PH, PW) holds filter2(G_2, y) and filter2(G_4, y)
+    # of (vis, ir, fused) stacked by image kind; per row of each image, the sum of the quality map
+    # lambda_A Q^AF + lambda_B Q^BF, with the torch form's arithmetic (NaN where it has 0 * inf).
+    out = np.empty((n_count, h))
+    for task in prange(n_count * h):
+        i = task // h
+        r = task - i * h
+        total = 0.0
+        for col in range(w):
+            c1 = abs(filtered[i, 0, r, col] / filtered[i, 1, r, col] - 1)
+            c2 = abs(filtered[n_count + i, 0, r, col] / filtered[n_count + i, 1, r, col] - 1)
+            cf = abs(filtered[2 * n_count + i, 0, r, col] / filtered[2 * n_count + i, 1, r, col] - 1)
+            c1 = c1 ** p / (c1 ** q + z)
+            c2 = c2 ** p / (c2 ** q + z)
+            cf = cf ** p / (cf ** q + z)
+            m1 = 1.0 if c1 < cf else 0.0
+            m2 = 1.0 if c2 < cf else 0.0
+            q1 = (c1 / cf) * m1 + (cf / c1) * (1 - m1)
+            q2 = (c2 / cf) * m2 + (cf / c2) * (1 - m2)
+            s1 = c1 * c1
+            s2 = c2 * c2
+            total += (s1 / (s1 + s2)) * q1 + (s2 / (s1 + s2)) * q2
+        out[i, r] = total
+    return out

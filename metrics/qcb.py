@@ -6,6 +6,7 @@ import math
 import torch
 from torch import Tensor
 
+from metrics import _cpu_kernels
 from metrics._checks import check_images
 from metrics._registry import register_metric, register_variant
 
@@ -17,6 +18,8 @@ _SIGMAS, _RADIUS = (2.0, 4.0), 15
 
 def _round_half_away(x: Tensor) -> Tensor:
     """MATLAB `round`: halves away from zero (torch rounds them to even)."""
+    if _cpu_kernels.usable(x, x.numel()):
+        return _cpu_kernels.round_clamp(x, half_away=True, lo=-math.inf, hi=math.inf)
     return torch.where((x - x.floor()).abs() == 0.5, x + 0.5 * x.sign(), x.round())
 
 
@@ -66,9 +69,16 @@ def _fast_len(n: int) -> int:
 
 
 def _local_contrast(y: Tensor) -> Tensor:
-    """|filter2(G1, y, 'same') / filter2(G2, y, 'same') - 1| with the reference's 31 x 31 unnormalised Gaussians
-    exp(-(x^2 + y^2) / (2 s^2)) / (2 pi s^2), s = 2 and 4, zero padding; linear convolution by FFT (padded by the
-    kernel radius so nothing wraps round)."""
+    """|filter2(G1, y, 'same') / filter2(G2, y, 'same') - 1| of (M, 1, H, W) planes (`_gaussian_filtered`)."""
+    h, w = y.shape[-2:]
+    filtered = _gaussian_filtered(y)[..., :h, :w]
+    return (filtered[:, 0:1] / filtered[:, 1:2] - 1).abs()
+
+
+def _gaussian_filtered(y: Tensor) -> Tensor:
+    """filter2(G, y, 'same') of (M, 1, H, W) planes for the reference's two 31 x 31 unnormalised Gaussians
+    exp(-(x^2 + y^2) / (2 s^2)) / (2 pi s^2), s = 2 and 4, zero padding: (M, 2, PH, PW), valid in the top-left
+    H x W. Linear convolution by FFT, padded by the kernel radius (and to a fast size) so nothing wraps round."""
     h, w = y.shape[-2:]
     ph, pw = _fast_len(h + _RADIUS), _fast_len(w + _RADIUS)
     r = torch.arange(-_RADIUS, _RADIUS + 1, dtype=torch.float64, device=y.device)
@@ -80,8 +90,15 @@ def _local_contrast(y: Tensor) -> Tensor:
     idx_w = torch.remainder(r.long(), pw)
     grid[:, idx_h[:, None], idx_w[None, :]] = kernels
     spectra = torch.fft.rfft2(grid)                                         # (2, ph, pw // 2 + 1)
-    filtered = torch.fft.irfft2(torch.fft.rfft2(y, s=(ph, pw)) * spectra, s=(ph, pw))[..., :h, :w]
-    return (filtered[:, 0:1] / filtered[:, 1:2] - 1).abs()
+    return torch.fft.irfft2(torch.fft.rfft2(y, s=(ph, pw)) * spectra, s=(ph, pw))
+
+
+def _defined(out: Tensor) -> Tensor:
+    if bool(out.isnan().any()):
+        i = int(out.isnan().nonzero()[0])
+        raise ValueError(f'Qcb is undefined for image {i} of the batch: a local contrast of exactly 0 or a zero '
+                         'local mean makes the reference compute 0/0 (NaN).')
+    return out
 
 
 def _qcb(fused: Tensor, ir: Tensor, vis: Tensor, unit: bool) -> Tensor:
@@ -97,6 +114,9 @@ def _qcb(fused: Tensor, ir: Tensor, vis: Tensor, unit: bool) -> Tensor:
     r = _freqspace_radius(h, w, True, h / 30, w / 30, device=x.device)
     csf = torch.exp(-(r / _F0) ** 2) - _A * torch.exp(-(r / _F1) ** 2)
     y = torch.fft.irfft2(torch.fft.rfft2(x) * csf, s=(h, w))
+    if _cpu_kernels.usable(y, y.numel()):
+        out = _cpu_kernels.chen_blum_sums(_gaussian_filtered(y), n, h, w, (_P, _Q, _Z)) / (h * w)
+        return _defined(out)
     c = _local_contrast(y)
     cp = c ** _P / (c ** _Q + _Z)                                            # C' = k C^p / (h C^q + Z)
     c1, c2, cf = cp.split(n)
@@ -106,12 +126,7 @@ def _qcb(fused: Tensor, ir: Tensor, vis: Tensor, unit: bool) -> Tensor:
     q2 = (c2 / cf) * mask2 + (cf / c2) * (1 - mask2)
     s1, s2 = c1 * c1, c2 * c2
     q = (s1 / (s1 + s2)) * q1 + (s2 / (s1 + s2)) * q2
-    out = q.mean((1, 2, 3))
-    if bool(out.isnan().any()):
-        i = int(out.isnan().nonzero()[0])
-        raise ValueError(f'Qcb is undefined for image {i} of the batch: a local contrast of exactly 0 or a zero '
-                         'local mean makes the reference compute 0/0 (NaN).')
-    return out
+    return _defined(q.mean((1, 2, 3)))
 
 
 @register_metric('qcb', higher_is_better=True, needs_sources=True,

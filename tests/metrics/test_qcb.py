@@ -14,6 +14,8 @@ from metrics.qcb import _normalize1, qcb, qcb_mefb
 from tests.metrics.mefb_reference import freqspace, normalize1
 from tests.metrics.metric_inputs import gray_triples, single, stacked
 
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 
 def qcb_reference(im1, im2, fused) -> float:
     """Qcb(im1, im2, fused) of metricsQcb.m, VIFB argument order (vi, ir, fused), on 0-255 doubles."""

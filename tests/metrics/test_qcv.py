@@ -12,6 +12,8 @@ from metrics.qcv import qcv
 from tests.metrics.mefb_reference import freqspace, normalize1
 from tests.metrics.metric_inputs import gray_triples, single, stacked
 
+pytestmark = pytest.mark.usefixtures('cpu_backend')
+
 
 def blkproc(x: np.ndarray, fun) -> np.ndarray:
     """MATLAB blkproc(x, [16 16], fun): zero-pad to whole blocks, apply fun to each block."""
