@@ -241,6 +241,12 @@ def flat_windows(x: torch.Tensor, size: int) -> torch.Tensor:
     return torch.from_numpy(out).view(*x.shape[:-2], *out.shape[-2:])
 
 
+def moments_by_row(stats: torch.Tensor) -> np.ndarray:
+    """(N, K, h, w) window moments as the row kernels read them, (N, h, K, w): no copy for `local_moments`'
+    output, which is stored that way."""
+    return stats.detach().permute(0, 2, 1, 3).contiguous().numpy()
+
+
 def viff_sums(stats: torch.Tensor, noise: float, c: float) -> torch.Tensor:
     """`viff.han_viff`'s sums at one scale from its (N, 8, h, w) float64 window moments: (N, 2), the sums of
     VID + c and VIND + c of the chosen source, in one pass."""
@@ -250,7 +256,7 @@ def viff_sums(stats: torch.Tensor, noise: float, c: float) -> torch.Tensor:
 def _row_sums(name: str, stats: torch.Tensor, *args) -> torch.Tensor:
     with _LAUNCH:
         _threads()
-        rows = _kernels()[name](stats.detach().contiguous().numpy(), *args)
+        rows = _kernels()[name](moments_by_row(stats), *args)
     return torch.from_numpy(rows.sum(axis=1))
 
 

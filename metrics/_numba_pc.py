@@ -147,22 +147,22 @@ def middle_values(x, k1, k2):   # pragma: no cover - compiled
 @kernel(parallel=True)
 def zhao_row_sums(stats, masks, c_zhao):   # pragma: no cover - compiled
     # Per row, the sum of max_i(mask_i ? (cov_i + C) / (sqrt|var_i var_F| + C) : 0) over the pixels, i = the three
-    # masked maps; stats (N, 11, H, W) holds the means of the 4 maps, their raw second moments, then the 3 raw
-    # cross moments with map 3 (fused), as `qp._feature_correlation` lays them out.
-    n_count, _, h, w = stats.shape
+    # masked maps; stats (N, H, 11, W) (`local_moments`' memory order) holds the means of the 4 maps, their raw
+    # second moments, then the 3 raw cross moments with map 3 (fused), as `qp._feature_correlation` lays them out.
+    n_count, h, _, w = stats.shape
     out = np.empty((n_count, h))
     for task in prange(n_count * h):
         n = task // h
         r = task - n * h
-        mf, sf = stats[n, 3, r], stats[n, 7, r]
+        mf, sf = stats[n, r, 3], stats[n, r, 7]
         total = 0.0
         for c in range(w):
             var_f = sf[c] - mf[c] * mf[c]
             best = -np.inf
             for i in range(3):
-                mu = stats[n, i, r, c]
-                var = stats[n, 4 + i, r, c] - mu * mu
-                cov = stats[n, 8 + i, r, c] - mu * mf[c]
+                mu = stats[n, r, i, c]
+                var = stats[n, r, 4 + i, c] - mu * mu
+                cov = stats[n, r, 8 + i, c] - mu * mf[c]
                 res = (cov + c_zhao) / (np.sqrt(abs(var * var_f)) + c_zhao)
                 best = max(best, res if masks[n, i, r, c] else 0.0)
             total += best

@@ -15,11 +15,12 @@ def _ssim(mu_x, mu_y, var_x, var_y, cov, c1, c2):   # pragma: no cover - compile
 
 @kernel(parallel=True)
 def yang_row_sums(stats, flat, mode, c):   # pragma: no cover - compiled
-    # stats (N, 6 + P, h, w): the window means of (ir, vis, fused), their raw second moments, then raw cross moments
-    # ((ir, vis), (ir, fused), (vis, fused)) for QY or ((ir, fused), (vis, fused)) for QC; flat (N, 3, h, w): the
-    # windows where an image is constant (variance and covariances exactly 0 there, as `qy._window_stats`).
+    # stats (N, h, 6 + P, w) (`local_moments`' memory order): the window means of (ir, vis, fused), their raw
+    # second moments, then raw cross moments ((ir, vis), (ir, fused), (vis, fused)) for QY or ((ir, fused),
+    # (vis, fused)) for QC; flat (N, 3, h, w): the windows where an image is constant (variance and covariances
+    # exactly 0 there, as `qy._window_stats`).
     # Returns (N, h, 2): per row, the sum of the quality map's non-NaN values and their count.
-    n_count, _, h, w = stats.shape
+    n_count, h, _, w = stats.shape
     out = np.empty((n_count, h, 2))
     af, bf = (7, 8) if mode == QY else (6, 7)
     for task in prange(n_count * h):
@@ -29,16 +30,16 @@ def yang_row_sums(stats, flat, mode, c):   # pragma: no cover - compiled
         count = 0.0
         for col in range(w):
             fa, fb, ff = flat[n, 0, r, col], flat[n, 1, r, col], flat[n, 2, r, col]
-            mu_a, mu_b, mu_f = stats[n, 0, r, col], stats[n, 1, r, col], stats[n, 2, r, col]
-            var_a = 0.0 if fa else stats[n, 3, r, col] - mu_a * mu_a
-            var_b = 0.0 if fb else stats[n, 4, r, col] - mu_b * mu_b
-            var_f = 0.0 if ff else stats[n, 5, r, col] - mu_f * mu_f
-            cov_af = 0.0 if fa or ff else stats[n, af, r, col] - mu_a * mu_f
-            cov_bf = 0.0 if fb or ff else stats[n, bf, r, col] - mu_b * mu_f
+            mu_a, mu_b, mu_f = stats[n, r, 0, col], stats[n, r, 1, col], stats[n, r, 2, col]
+            var_a = 0.0 if fa else stats[n, r, 3, col] - mu_a * mu_a
+            var_b = 0.0 if fb else stats[n, r, 4, col] - mu_b * mu_b
+            var_f = 0.0 if ff else stats[n, r, 5, col] - mu_f * mu_f
+            cov_af = 0.0 if fa or ff else stats[n, r, af, col] - mu_a * mu_f
+            cov_bf = 0.0 if fb or ff else stats[n, r, bf, col] - mu_b * mu_f
             ssim_af = _ssim(mu_a, mu_f, var_a, var_f, cov_af, c, c)
             ssim_bf = _ssim(mu_b, mu_f, var_b, var_f, cov_bf, c, c)
             if mode == QY:
-                cov_ab = 0.0 if fa or fb else stats[n, 6, r, col] - mu_a * mu_b
+                cov_ab = 0.0 if fa or fb else stats[n, r, 6, col] - mu_a * mu_b
                 similar = 1.0 if _ssim(mu_a, mu_b, var_a, var_b, cov_ab, c, c) >= 0.75 else 0.0
                 lam = var_a / (var_a + var_b)
                 value = ((lam * ssim_af + (1 - lam) * ssim_bf) * similar
@@ -92,10 +93,10 @@ def prewitt_magnitude(x):   # pragma: no cover - compiled
 
 @kernel(parallel=True)
 def piella_row_sums(stats, c1, c2):   # pragma: no cover - compiled
-    # `qw.piella_weighted` from its window moments (N, 8, h, w) of the edge images: means of (ir, vis, fused), raw
+    # `qw.piella_weighted` from its window moments (N, h, 8, w) of the edge images: means of (ir, vis, fused), raw
     # second moments, raw cross moments (fused, ir), (fused, vis). Returns (N, h, 2): per row, the sums of
     # weight * quality and of the weights max(s_A, s_B).
-    n_count, _, h, w = stats.shape
+    n_count, h, _, w = stats.shape
     out = np.empty((n_count, h, 2))
     for task in prange(n_count * h):
         n = task // h
@@ -103,12 +104,12 @@ def piella_row_sums(stats, c1, c2):   # pragma: no cover - compiled
         total = 0.0
         weights = 0.0
         for col in range(w):
-            mu_a, mu_b, mu_f = stats[n, 0, r, col], stats[n, 1, r, col], stats[n, 2, r, col]
-            var_a = stats[n, 3, r, col] - mu_a * mu_a
-            var_b = stats[n, 4, r, col] - mu_b * mu_b
-            var_f = stats[n, 5, r, col] - mu_f * mu_f
-            ssim_fa = _ssim(mu_f, mu_a, var_f, var_a, stats[n, 6, r, col] - mu_f * mu_a, c1, c2)
-            ssim_fb = _ssim(mu_f, mu_b, var_f, var_b, stats[n, 7, r, col] - mu_f * mu_b, c1, c2)
+            mu_a, mu_b, mu_f = stats[n, r, 0, col], stats[n, r, 1, col], stats[n, r, 2, col]
+            var_a = stats[n, r, 3, col] - mu_a * mu_a
+            var_b = stats[n, r, 4, col] - mu_b * mu_b
+            var_f = stats[n, r, 5, col] - mu_f * mu_f
+            ssim_fa = _ssim(mu_f, mu_a, var_f, var_a, stats[n, r, 6, col] - mu_f * mu_a, c1, c2)
+            ssim_fb = _ssim(mu_f, mu_b, var_f, var_b, stats[n, r, 7, col] - mu_f * mu_b, c1, c2)
             half = 0.5 if var_a + var_b == 0 else 0.0
             var_a += half
             var_b += half

@@ -11,11 +11,11 @@ _INV_LN10 = 0.43429448190325176   # 1 / ln 10, rounded
 
 @kernel(parallel=True)
 def viff_row_sums(stats, noise, c_han):   # pragma: no cover - compiled
-    # `viff._vid_vind` and the choice of source at one scale, per row: stats (N, 8, h, w) = means of (ir, vis,
+    # `viff._vid_vind` and the choice of source at one scale, per row: stats (N, h, 8, w) = means of (ir, vis,
     # fused), their raw second moments, the raw cross moments (ir, fused) and (vis, fused). Returns (N, h, 2): the
     # row sums of VID + c and VIND + c of the source with the smaller g (vis on ties), in column order. log10 is
     # `_numba_math.log_abs` / ln 10 (within 2 ulp of libm's log10), so that the row's logarithms vectorise.
-    n_count, _, h, w = stats.shape
+    n_count, h, _, w = stats.shape
     out = np.empty((n_count, h, 2))
     for task in prange(n_count * h):
         n = task // h
@@ -24,15 +24,15 @@ def viff_row_sums(stats, noise, c_han):   # pragma: no cover - compiled
         logs = np.empty(2 * w)
         exps = np.empty(2 * w)
         for c in range(w):
-            mu_f = stats[n, 2, r, c]
-            var_f = max(stats[n, 5, r, c] - mu_f * mu_f, 0.0)
+            mu_f = stats[n, r, 2, c]
+            var_f = max(stats[n, r, 5, c] - mu_f * mu_f, 0.0)
             best_g = 0.0
             best_num = 0.0
             best_var = 0.0
             for s in range(2):
-                mu_s = stats[n, s, r, c]
-                var_s = max(stats[n, 3 + s, r, c] - mu_s * mu_s, 0.0)
-                cov = stats[n, 6 + s, r, c] - mu_s * mu_f
+                mu_s = stats[n, r, s, c]
+                var_s = max(stats[n, r, 3 + s, c] - mu_s * mu_s, 0.0)
+                cov = stats[n, r, 6 + s, c] - mu_s * mu_f
                 g = cov / (var_s + 1e-10)
                 sv = var_f - g * cov
                 if var_s < 1e-10:

@@ -94,5 +94,5 @@ def zhao_sums(stats: torch.Tensor, masks: torch.Tensor, c: float) -> torch.Tenso
     float64 window moments and (N, 3, H, W) boolean masks: (N,) float64, in one pass."""
     with _cpu_kernels._LAUNCH:
         _cpu_kernels._threads()
-        rows = _kernels()[4](stats.detach().contiguous().numpy(), masks.contiguous().numpy(), float(c))
+        rows = _kernels()[4](_cpu_kernels.moments_by_row(stats), masks.contiguous().numpy(), float(c))
     return torch.from_numpy(rows.sum(axis=1))
