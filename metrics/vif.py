@@ -86,6 +86,8 @@ def _prepare(fused: Tensor, ir: Tensor, vis: Tensor) -> tuple[list[Tensor], Tens
 
 def _uint8(x: Tensor) -> Tensor:
     """MATLAB uint8(): round half away from zero (exactly), saturate to [0, 255]."""
+    if _cpu_kernels.usable(x, x.numel()):
+        return _cpu_kernels.round_clamp(x, half_away=True)
     r = x.floor()
     return (r + (x - r >= 0.5).to(x.dtype)).clamp_(0, 255)
 
