@@ -96,51 +96,79 @@ def pc_accumulate(sum_an, max_an, energy, threshold, consts, acc):   # pragma: n
             a4[c] += cx * cy
 
 
+@kernel()
+def _radix_key(b):   # pragma: no cover - compiled
+    # The top 16 bits of an order-preserving integer key of a float64's bits (-0 before +0), as a bucket 0..65535.
+    key = b if b >= 0 else b ^ 0x7FFFFFFFFFFFFFFF
+    return (key >> 48) + 32768
+
+
 @kernel(parallel=True)
-def middle_values(x, k1, k2):   # pragma: no cover - compiled
-    # The k1-th and k2-th smallest values (0-based) of each row of x (M, n), by one radix step: a histogram of the
-    # top 16 bits of order-preserving integer keys finds the buckets that hold them, and only those buckets'
-    # values are sorted (a few thousand of 307k for a 640 x 480 plane). ok[m] is False when a row has a NaN.
+def middle_values(x, k1, k2, threads):   # pragma: no cover - compiled
+    # The k1-th and k2-th smallest values (0-based) of each row of x (M, n), by one radix step: histograms of
+    # the top 16 bits of order-preserving integer keys find the buckets that hold them, and only those buckets'
+    # values are searched (up to tens of thousands of 307k for a 640 x 480 plane). Each row is cut into chunks, one per
+    # thread, for both passes (Qp asks for one row at a time). ok[m] is False when a row has a NaN.
     m_count, n = x.shape
+    chunks = max(1, min(threads, n // 4096))
+    size = (n + chunks - 1) // chunks
+    counts = np.zeros((m_count, chunks, 65536), dtype=np.int32)
+    nans = np.zeros((m_count, chunks), dtype=np.int64)
+    for task in prange(m_count * chunks):
+        m = task // chunks
+        t = task - m * chunks
+        bits = x[m].view(np.int64)
+        own = counts[m, t]
+        nan = 0
+        for i in range(t * size, min(n, (t + 1) * size)):
+            own[_radix_key(bits[i])] += 1
+            nan += np.int64(x[m, i] != x[m, i])
+        nans[m, t] = nan
     out = np.empty((m_count, 2))
     ok = np.ones(m_count, dtype=np.bool_)
-    for m in prange(m_count):
-        bits = x[m].view(np.int64)
-        counts = np.zeros(65536, dtype=np.int64)
-        nan = 0
-        for i in range(n):
-            b = bits[i]
-            key = b if b >= 0 else b ^ 0x7FFFFFFFFFFFFFFF   # the same order as the floats (-0 before +0)
-            counts[(key >> 48) + 32768] += 1
-            nan += np.int64(x[m, i] != x[m, i])
-        if nan:
-            ok[m] = False
-            continue
+    picks = np.empty((m_count, 3), dtype=np.int64)   # buckets d1, d2 and the count below d1
+    offsets = np.zeros((m_count, chunks + 1), dtype=np.int64)
+    for m in range(m_count):
+        ok[m] = nans[m].sum() == 0
         d1 = -1
         d2 = -1
         below = 0
         seen = 0
         for d in range(65536):
-            if d1 < 0 and seen + counts[d] > k1:
+            count = 0
+            for t in range(chunks):
+                count += counts[m, t, d]
+            if d1 < 0 and seen + count > k1:
                 d1 = d
                 below = seen
-            if seen + counts[d] > k2:
+            if seen + count > k2:
                 d2 = d
                 break
-            seen += counts[d]
-        size = counts[d1] + (counts[d2] if d2 != d1 else 0)
-        buf = np.empty(size)
-        j = 0
-        for i in range(n):
-            b = bits[i]
-            key = b if b >= 0 else b ^ 0x7FFFFFFFFFFFFFFF
-            d = (key >> 48) + 32768
+            seen += count
+        picks[m, 0], picks[m, 1], picks[m, 2] = d1, d2, below
+        for t in range(chunks):
+            offsets[m, t + 1] = offsets[m, t] + counts[m, t, d1] + (counts[m, t, d2] if d2 != d1 else 0)
+    buf = np.empty((m_count, offsets[:, chunks].max()))
+    for task in prange(m_count * chunks):
+        m = task // chunks
+        t = task - m * chunks
+        if not ok[m]:
+            continue
+        bits = x[m].view(np.int64)
+        d1, d2 = picks[m, 0], picks[m, 1]
+        j = offsets[m, t]
+        for i in range(t * size, min(n, (t + 1) * size)):
+            d = _radix_key(bits[i])
             if d == d1 or d == d2:
-                buf[j] = x[m, i]
+                buf[m, j] = x[m, i]
                 j += 1
-        buf.sort()
-        out[m, 0] = buf[k1 - below]
-        out[m, 1] = buf[k2 - below]
+    for m in range(m_count):
+        if ok[m]:
+            # Smooth images put tens of thousands of values in a bucket: select, do not sort.
+            i1 = k1 - picks[m, 2]
+            values = np.partition(buf[m, :offsets[m, chunks]], i1)
+            out[m, 0] = values[i1]
+            out[m, 1] = values[i1] if k2 == k1 else values[i1 + 1:].min()
     return out, ok
 
 
