@@ -9,7 +9,7 @@ import torch
 
 import metrics
 from bench.cli import main
-from bench.score import match_triples, name_keys
+from bench.score import match_triples, name_keys, score_triples
 from tests.conftest import FAST_METRICS
 
 
@@ -61,6 +61,17 @@ def test_score_folders_writes_long_csv_equal_to_direct_scores(folders, capsys):
         assert table[table['fused'].str.endswith(f'fused_{key}_ours.png')]['ir'].str.endswith(f'IR{key}.png').all()
     printed = capsys.readouterr().out
     assert 'mean' in printed and 'EN' in printed and 'SD' in printed
+
+
+def test_batches_are_single_triples_on_the_cpu_unless_asked(folders, monkeypatch):
+    root, _ = folders
+    triples, _ = match_triples(root / 'ir', root / 'vi', root / 'out')
+    sizes = []
+    real = metrics.score_images
+    monkeypatch.setattr(metrics, 'score_images', lambda f, *rest: sizes.append(f.shape[0]) or real(f, *rest))
+    assert len(list(score_triples(triples, ['en'], 'default'))) == 3
+    assert len(list(score_triples(triples, ['en'], 'default', batch=2))) == 3
+    assert sizes == [1, 1, 1, 2, 1]
 
 
 def test_templates_and_single_files(folders):
