@@ -67,7 +67,7 @@ def _kernels():
             'fmi_binary_maps': fmi_binary_maps, 'flat_windows': k.flat_windows,
             'viff_row_sums': viff_row_sums, 'yang_row_sums': ssim.yang_row_sums,
             'prewitt_magnitude': ssim.prewitt_magnitude, 'piella_row_sums': ssim.piella_row_sums,
-            'chen_blum_row_sums': ssim.chen_blum_row_sums}
+            'chen_blum_row_sums': ssim.chen_blum_row_sums, 'uniform_filter_scipy': k.uniform_filter_scipy}
 
 
 # The work-queue layer (the fallback) must not be entered from two Python threads at once: numba aborts the process.
@@ -290,6 +290,16 @@ def prewitt_magnitude(x: torch.Tensor) -> torch.Tensor:
     with _LAUNCH:
         _threads()
         return torch.from_numpy(_kernels()['prewitt_magnitude'](planes)).view(x.shape)
+
+
+def uniform_filter_scipy(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, size: int) -> torch.Tensor:
+    """`ssim._uniform_filter_scipy` of a float32 CPU tensor (..., H, W) whose padded lines take the source
+    indices `rows` and `cols`: both passes in one call."""
+    planes = x.detach().reshape(-1, *x.shape[-2:]).contiguous().numpy()
+    with _LAUNCH:
+        _threads()
+        out = _kernels()['uniform_filter_scipy'](planes, rows.numpy(), cols.numpy(), int(size))
+    return torch.from_numpy(out).view(x.shape)
 
 
 def round_clamp(x: torch.Tensor, half_away: bool, lo: float = 0.0, hi: float = 255.0) -> torch.Tensor:

@@ -52,10 +52,14 @@ def symmetric_pad(x: Tensor, pad: tuple[int, int, int, int]) -> Tensor:
     """MATLAB 'symmetric' padding (edge sample repeated: `d c b a | a b c d | d c b a`), pad = (l, r, t, b)."""
     left, right, top, bottom = pad
     h, w = x.shape[-2:]
-    rows = torch.cat([torch.arange(top - 1, -1, -1), torch.arange(h), torch.arange(h - 1, h - 1 - bottom, -1)])
-    cols = torch.cat([torch.arange(left - 1, -1, -1), torch.arange(w), torch.arange(w - 1, w - 1 - right, -1)])
-    rows, cols = rows.abs().clamp(max=h - 1).to(x.device), cols.abs().clamp(max=w - 1).to(x.device)
+    rows, cols = symmetric_indices(h, top, bottom).to(x.device), symmetric_indices(w, left, right).to(x.device)
     return x.index_select(-2, rows).index_select(-1, cols)
+
+
+def symmetric_indices(n: int, before: int, after: int) -> Tensor:
+    """The source index of each sample of a line of `n` padded symmetrically by `before` and `after` (int64)."""
+    index = torch.cat([torch.arange(before - 1, -1, -1), torch.arange(n), torch.arange(n - 1, n - 1 - after, -1)])
+    return index.abs().clamp(max=n - 1)
 
 
 def matlab_gradient(x: Tensor) -> tuple[Tensor, Tensor]:

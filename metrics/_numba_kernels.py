@@ -342,3 +342,45 @@ def flat_windows(x, size):   # pragma: no cover - compiled
                 bottom = min(bottom, lo[c + k])
             o[c] = top == bottom
     return out
+
+
+@kernel(parallel=True)
+def uniform_filter_scipy(x, rows, cols, size):   # pragma: no cover - compiled
+    # `ssim._uniform_filter_scipy` of float32 planes x (M, H, W): along the columns, then along the rows, a running
+    # sum in float64 (the first `size` values added in order, then += in[i + size - 1] - in[i - 1]), each output
+    # sum / size rounded to float32. rows (H + size - 1,) and cols (W + size - 1,) index the padded lines.
+    m_count, h, w = x.shape
+    mid = np.empty((m_count, h, w), dtype=np.float32)
+    out = np.empty((m_count, h, w), dtype=np.float32)
+    blocks = (w + 127) // 128
+    for task in prange(m_count * blocks):   # columns in blocks of 128, each along the whole height
+        m = task // blocks
+        c0 = (task - m * blocks) * 128
+        c1 = min(c0 + 128, w)
+        acc = np.empty(c1 - c0)
+        first = x[m, rows[0]]
+        for c in range(c0, c1):
+            acc[c - c0] = np.float64(first[c])
+        for k in range(1, size):
+            src = x[m, rows[k]]
+            for c in range(c0, c1):
+                acc[c - c0] += np.float64(src[c])
+        for c in range(c0, c1):
+            mid[m, 0, c] = np.float32(acc[c - c0] / size)
+        for i in range(1, h):
+            add, sub, dst = x[m, rows[i + size - 1]], x[m, rows[i - 1]], mid[m, i]
+            for c in range(c0, c1):
+                acc[c - c0] += np.float64(add[c]) - np.float64(sub[c])
+                dst[c] = np.float32(acc[c - c0] / size)
+    for task in prange(m_count * h):
+        m = task // h
+        r = task - m * h
+        line, dst = mid[m, r], out[m, r]
+        s = np.float64(line[cols[0]])
+        for k in range(1, size):
+            s += np.float64(line[cols[k]])
+        dst[0] = np.float32(s / size)
+        for i in range(1, w):
+            s += np.float64(line[cols[i + size - 1]]) - np.float64(line[cols[i - 1]])
+            dst[i] = np.float32(s / size)
+    return out

@@ -5,8 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from metrics import _cpu_kernels
 from metrics._checks import check_images
-from metrics._filters import symmetric_pad
+from metrics._filters import symmetric_indices, symmetric_pad
 from metrics._registry import register_metric, register_variant
 from metrics._filters import gaussian_taps, local_moments
 
@@ -135,6 +136,9 @@ def _uniform_filter_scipy(x: Tensor, size: int) -> Tensor:
     on CPU.
     """
     lo, hi = size // 2, size - size // 2 - 1
+    if _cpu_kernels.usable(x, x.numel(), (torch.float32,)):
+        return _cpu_kernels.uniform_filter_scipy(x, symmetric_indices(x.shape[-2], lo, hi),
+                                                 symmetric_indices(x.shape[-1], lo, hi), size)
     for dim in (-2, -1):
         pad = (0, 0, lo, hi) if dim == -2 else (lo, hi, 0, 0)
         line = symmetric_pad(x, pad).to(torch.float64)

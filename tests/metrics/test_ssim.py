@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from skimage.metrics import structural_similarity
 
 from metrics import get_metric
-from metrics.ssim import ssim, ssim_matlab, ssim_skimage, ssim_vifb
+from metrics.ssim import _uniform_filter_scipy, ssim, ssim_matlab, ssim_skimage, ssim_vifb
 from tests.metrics.mefb_reference import fspecial_gaussian, ssim_maps
 from tests.metrics.metric_inputs import wavy_triple
 
@@ -68,8 +68,17 @@ def test_tang2023_matches_matlab_ssim_transcription(seed, shape):
     np.testing.assert_allclose(get_metric('ssim', 'tang2023')(f, a, b).numpy(), expected.mean(axis=1), rtol=1e-9)
 
 
+@pytest.mark.parametrize('shape', [(2, 1, 40, 300), (1, 1, 7, 7), (1, 2, 9, 130)])
+def test_uniform_filter_is_scipys_bit_for_bit(cpu_backend, shape):
+    x = (np.random.default_rng(1).random(shape) * 255).astype(np.float32) ** 2     # float32 values, many scales
+    got = _uniform_filter_scipy(torch.from_numpy(x), 7).numpy()
+    expected = np.stack([[scipy.ndimage.uniform_filter(plane, 7) for plane in image] for image in x])
+    assert got.dtype == np.float32
+    np.testing.assert_array_equal(got, expected)
+
+
 @pytest.mark.parametrize('seed, shape', [(5, (2, 1, 40, 52)), (6, (1, 1, 7, 7)), (7, (2, 1, 31, 64))])
-def test_cddfuse_is_skimage_float32_with_data_range_2(seed, shape):
+def test_cddfuse_is_skimage_float32_with_data_range_2(seed, shape, cpu_backend):
     f, a, b = _images(seed, shape)
     sk = _per_image(lambda x, y: structural_similarity(x.astype(np.float32), y.astype(np.float32), data_range=2),
                     f, a, b)
