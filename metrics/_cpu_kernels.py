@@ -232,12 +232,20 @@ def joint_counts(a: torch.Tensor, b: torch.Tensor, bins: int, cap: int) -> torch
     return torch.from_numpy(counts)
 
 
-def flat_windows(x: torch.Tensor, size: int) -> torch.Tensor:
-    """`qy._flat_windows` of a float64 CPU tensor (..., H, W) no smaller than the window: one pass."""
-    planes = x.detach().reshape(-1, *x.shape[-2:]).contiguous().numpy()
+def _run(name: str, *args):
+    """Calls kernel `name` under the launch lock with torch's thread count."""
     with _LAUNCH:
         _threads()
-        out = _kernels()['flat_windows'](planes, int(size))
+        return _kernels()[name](*args)
+
+
+def _planes(x: torch.Tensor) -> np.ndarray:
+    return x.detach().reshape(-1, *x.shape[-2:]).contiguous().numpy()
+
+
+def flat_windows(x: torch.Tensor, size: int) -> torch.Tensor:
+    """`qy._flat_windows` of a float64 CPU tensor (..., H, W) no smaller than the window: one pass."""
+    out = _run('flat_windows', _planes(x), int(size))
     return torch.from_numpy(out).view(*x.shape[:-2], *out.shape[-2:])
 
 
@@ -254,10 +262,7 @@ def viff_sums(stats: torch.Tensor, noise: float, c: float) -> torch.Tensor:
 
 
 def _row_sums(name: str, stats: torch.Tensor, *args) -> torch.Tensor:
-    with _LAUNCH:
-        _threads()
-        rows = _kernels()[name](moments_by_row(stats), *args)
-    return torch.from_numpy(rows.sum(axis=1))
+    return torch.from_numpy(_run(name, moments_by_row(stats), *args).sum(axis=1))
 
 
 def yang_sums(stats: torch.Tensor, flat: torch.Tensor, qc: bool, c: float) -> torch.Tensor:
@@ -276,30 +281,22 @@ def piella_sums(stats: torch.Tensor, c1: float, c2: float) -> torch.Tensor:
 def chen_blum_sums(filtered: torch.Tensor, n: int, h: int, w: int, consts: tuple[int, int, float]) -> torch.Tensor:
     """`qcb._qcb`'s sums of its quality map per image, from the (3N, 2, PH, PW) float64 Gaussian-filtered
     images (the top-left H x W is used): (N,), in one pass."""
-    with _LAUNCH:
-        _threads()
-        p, q, z = consts   # integer powers stay multiplications
-        rows = _kernels()['chen_blum_row_sums'](filtered.detach().contiguous().numpy(), int(n), int(h), int(w),
-                                                int(p), int(q), float(z))
+    p, q, z = consts   # integer powers stay multiplications
+    rows = _run('chen_blum_row_sums', filtered.detach().contiguous().numpy(), int(n), int(h), int(w), int(p), int(q),
+                float(z))
     return torch.from_numpy(rows.sum(axis=1))
 
 
 def prewitt_magnitude(x: torch.Tensor) -> torch.Tensor:
     """`qw._edge_magnitude` of a float64 CPU tensor (..., H, W), in one pass."""
-    planes = x.detach().reshape(-1, *x.shape[-2:]).contiguous().numpy()
-    with _LAUNCH:
-        _threads()
-        return torch.from_numpy(_kernels()['prewitt_magnitude'](planes)).view(x.shape)
+    return torch.from_numpy(_run('prewitt_magnitude', _planes(x))).view(x.shape)
 
 
 def uniform_filter_scipy(x: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, size: int) -> torch.Tensor:
     """`ssim._uniform_filter_scipy` of a float32 CPU tensor (..., H, W) whose padded lines take the source
     indices `rows` and `cols`: both passes in one call."""
-    planes = x.detach().reshape(-1, *x.shape[-2:]).contiguous().numpy()
-    with _LAUNCH:
-        _threads()
-        out = _kernels()['uniform_filter_scipy'](planes, rows.numpy(), cols.numpy(), int(size))
-    return torch.from_numpy(out).view(x.shape)
+    return torch.from_numpy(_run('uniform_filter_scipy', _planes(x), rows.numpy(), cols.numpy(), int(size))).view(
+        x.shape)
 
 
 def round_clamp(x: torch.Tensor, half_away: bool, lo: float = 0.0, hi: float = 255.0) -> torch.Tensor:

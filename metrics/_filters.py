@@ -48,6 +48,16 @@ def conv2_same(x: Tensor, kernel: Tensor | list) -> Tensor:
     return filter2_same(x, torch.flip(k, dims=(-2, -1)))
 
 
+def matlab_round(x: Tensor, lo: float = -math.inf, hi: float = math.inf) -> Tensor:
+    """MATLAB `round` and its integer casts (uint8() is lo = 0, hi = 255): halves away from zero (torch rounds
+    them to even), exact for every double, then clamped to [lo, hi]. One kernel pass on float64 CPU tensors."""
+    if _cpu_kernels.usable(x, x.numel()):
+        return _cpu_kernels.round_clamp(x, half_away=True, lo=lo, hi=hi)
+    t = x.trunc()
+    out = t + torch.sign(x) * ((x - t).abs() >= 0.5).to(x.dtype)
+    return out.clamp(lo, hi) if math.isfinite(lo) or math.isfinite(hi) else out
+
+
 def symmetric_pad(x: Tensor, pad: tuple[int, int, int, int]) -> Tensor:
     """MATLAB 'symmetric' padding (edge sample repeated: `d c b a | a b c d | d c b a`), pad = (l, r, t, b)."""
     left, right, top, bottom = pad

@@ -8,16 +8,10 @@ from torch import Tensor
 
 from metrics import _cpu_kernels
 from metrics._checks import check_images
-from metrics._filters import entropy_bits, histogram, joint_histogram
+from metrics._filters import entropy_bits, histogram, joint_histogram, matlab_round
 from metrics._registry import register_metric, register_variant
 
 LN2 = math.log(2)
-
-
-def _round_half_away(x: Tensor) -> Tensor:
-    """MATLAB's rounding for integer casts (uint8(), int16()): half away from zero, exact for every double."""
-    t = x.trunc()
-    return t + torch.sign(x) * ((x - t).abs() >= 0.5).to(x.dtype)
 
 
 def _levels(image: Tensor) -> Tensor:
@@ -30,10 +24,7 @@ def _levels(image: Tensor) -> Tensor:
 
 def _uint8(image: Tensor) -> Tensor:
     """(N, 1, H, W) -> (N, H*W) as MATLAB's uint8(): rounded half away from zero, saturated to 0..255."""
-    x = image.detach().to(torch.float64).flatten(1)
-    if _cpu_kernels.usable(x, x.numel()):
-        return _cpu_kernels.round_clamp(x, half_away=True)
-    return _round_half_away(x).clamp(0, 255)
+    return matlab_round(image.detach().to(torch.float64).flatten(1), 0, 255)
 
 
 def _mi_from_joint(joint: Tensor) -> Tensor:
@@ -203,7 +194,7 @@ def _stretched_levels(image: Tensor) -> Tensor:
     lo, hi = x.min(dim=1, keepdim=True).values, x.max(dim=1, keepdim=True).values
     flat = hi == lo
     stretched = (x - lo) / torch.where(flat, 1., hi - lo)
-    return torch.where(flat, 0., _round_half_away(stretched * 255))
+    return torch.where(flat, 0., matlab_round(stretched * 255))
 
 
 register_variant('mi', 'cddfuse', 'CDDFuse utils/Evaluator.py @ fd8da1f, MI (L62-66): sklearn mutual_info_score '

@@ -6,9 +6,8 @@ import math
 import torch
 from torch import Tensor
 
-from metrics import _cpu_kernels
 from metrics._checks import check_images
-from metrics._filters import joint_histogram
+from metrics._filters import joint_histogram, matlab_round
 from metrics._registry import register_metric, register_variant
 
 _NAMES = ('fused', 'ir', 'vis')
@@ -38,11 +37,7 @@ def _normalize1(image: Tensor, name: str) -> Tensor:
     zero = (hi == 0) & (lo == 0)
     v = (x - lo) / torch.where(zero, torch.ones_like(hi), hi - lo) * 255
     v = torch.where(zero, x, v)
-    if _cpu_kernels.usable(v, v.numel()):
-        return _cpu_kernels.round_clamp(v, half_away=True, lo=-math.inf, hi=math.inf).view_as(image)
-    r = v.floor()
-    r = r + (v - r >= 0.5).to(v.dtype)   # MATLAB round: half away from zero (v >= 0 here), exact
-    return r.view_as(image)
+    return matlab_round(v).view_as(image)
 
 
 def _entropy_bits(p: Tensor) -> Tensor:

@@ -8,19 +8,13 @@ from torch import Tensor
 
 from metrics import _cpu_kernels
 from metrics._checks import check_images
+from metrics._filters import matlab_round
 from metrics._registry import register_metric, register_variant
 
 # CSF (difference of Gaussians) and local-contrast constants of Z. Liu's metricChenBlum.m.
 _F0, _F1, _A = 15.3870, 1.3456, 0.7622
 _P, _Q, _Z = 3, 2, 0.0001
 _SIGMAS, _RADIUS = (2.0, 4.0), 15
-
-
-def _round_half_away(x: Tensor) -> Tensor:
-    """MATLAB `round`: halves away from zero (torch rounds them to even)."""
-    if _cpu_kernels.usable(x, x.numel()):
-        return _cpu_kernels.round_clamp(x, half_away=True, lo=-math.inf, hi=math.inf)
-    return torch.where((x - x.floor()).abs() == 0.5, x + 0.5 * x.sign(), x.round())
 
 
 def _normalize1(x: Tensor, names: list[str], metric: str, allow_zero: bool) -> Tensor:
@@ -40,7 +34,7 @@ def _normalize1(x: Tensor, names: list[str], metric: str, allow_zero: bool) -> T
     lo, hi = lo.view(-1, 1, 1, 1), hi.view(-1, 1, 1, 1)
     zero = (hi == 0) & (lo == 0)                     # all-zero images pass unchanged
     scaled = (x - lo) / torch.where(zero, torch.ones_like(hi), hi - lo) * 255
-    return torch.where(zero, x, _round_half_away(scaled))
+    return torch.where(zero, x, matlab_round(scaled))
 
 
 def _freqspace_radius(h: int, w: int, w_half: bool, scale_h: float, scale_w: float, *, device) -> Tensor:

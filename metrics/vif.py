@@ -6,7 +6,7 @@ from torch import Tensor
 
 from metrics import _cpu_kernels
 from metrics._checks import check_images
-from metrics._filters import filter_stack, gaussian_taps, local_moments
+from metrics._filters import filter_stack, gaussian_taps, local_moments, matlab_round
 from metrics._registry import register_metric, register_variant
 
 SIGMA_NSQ = 2.0      # HVS noise variance of vifp_mscale.m
@@ -82,14 +82,6 @@ def _sum_log10(x: Tensor, block: int = 8) -> Tensor:
 def _prepare(fused: Tensor, ir: Tensor, vis: Tensor) -> tuple[list[Tensor], Tensor]:
     check_images(fused, ir, vis, min_size=MIN_SIZE)
     return [ir.detach().to(torch.float64), vis.detach().to(torch.float64)], fused.detach().to(torch.float64)
-
-
-def _uint8(x: Tensor) -> Tensor:
-    """MATLAB uint8(): round half away from zero (exactly), saturate to [0, 255]."""
-    if _cpu_kernels.usable(x, x.numel()):
-        return _cpu_kernels.round_clamp(x, half_away=True)
-    r = x.floor()
-    return (r + (x - r >= 0.5).to(x.dtype)).clamp_(0, 255)
 
 
 def _undefined(den: Tensor, saturated: bool = False) -> None:
@@ -191,7 +183,7 @@ def vif_uint8(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
         (tensor([1.6257], dtype=torch.float64), tensor([1.3190], dtype=torch.float64))
     """
     sources, f = _prepare(fused, ir, vis)
-    sources, f = [_uint8(t) for t in sources], _uint8(f)
+    sources, f = [matlab_round(t, 0, 255) for t in sources], matlab_round(f, 0, 255)   # uint8()
     num, den = _vif_num_den(sources, f, saturate=True)
     _undefined(den, saturated=True)
     return (num / den).sum(dim=1)
