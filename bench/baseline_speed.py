@@ -33,6 +33,9 @@ def _pair(device: str):
 
 def _bare(method, ir, vis):
     """The network alone, on inputs already converted the way the method's forward converts them."""
+    own = method.bare_network(ir, vis)
+    if own is not None:
+        return own
     name = method.spec.name
     if name.startswith('densefuse'):
         x = torch.cat([ir, vis]) * 255

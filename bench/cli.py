@@ -155,7 +155,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         for name in methods.list_methods():
             spec = methods.get_method_spec(name)
             weights = ', '.join(w.file for w in spec.weights) or 'no weights'
-            print(f'{name:16s} {spec.paper}  [{weights}; colour {spec.colour}]')
+            note = f'  NOTE: {spec.note}' if spec.note else ''
+            print(f'{name:16s} {spec.paper}  [{weights}; colour {spec.colour}]{note}')
     elif args.what == 'metrics':
         import metrics
         for name in metrics.list_metrics(convention=args.convention):

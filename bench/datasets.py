@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import numpy as np
 
-from bench.images import read_image, to_gray
+from bench.images import read_image_layout, to_gray
 
 __all__ = ['Pair', 'ResultsFolder', 'Manifest', 'ManifestError', 'list_datasets', 'load_manifest', 'verify',
            'missing_files', 'fetch', 'LoadedPair', 'load_pair']
@@ -171,10 +171,19 @@ def fetch(manifest: Manifest, data_root: Path, *, mirror: str | None = None, fil
 
 @dataclass(frozen=True)
 class LoadedPair:
-    """A decoded pair: IR (H, W) uint8 gray; visible (H, W) gray or (H, W, 3) RGB uint8, as stored."""
+    """A decoded pair: IR (H, W) uint8 gray; visible (H, W) gray or (H, W, 3) RGB uint8, as stored.
+
+    `ir_rgb`, `vis_rgb`: whether each file stores three channels (a gray image may be stored so).
+    """
     name: str
     ir: np.ndarray
     vis: np.ndarray
+    ir_rgb: bool = False
+    vis_rgb: bool = False
+
+    @property
+    def stored_rgb(self) -> tuple[bool, bool]:
+        return self.ir_rgb, self.vis_rgb
 
 
 def load_pair(manifest: Manifest, pair: Pair, data_root: Path) -> LoadedPair:
@@ -185,9 +194,10 @@ def load_pair(manifest: Manifest, pair: Pair, data_root: Path) -> LoadedPair:
         ValueError: when IR and visible sizes differ, naming both files.
     """
     root = manifest.root(data_root)
-    ir = to_gray(read_image(root / pair.ir, manifest.checksums.get(pair.ir)))
-    vis = read_image(root / pair.vi, manifest.checksums.get(pair.vi))
+    ir, ir_rgb = read_image_layout(root / pair.ir, manifest.checksums.get(pair.ir))
+    vis, vis_rgb = read_image_layout(root / pair.vi, manifest.checksums.get(pair.vi))
+    ir = to_gray(ir)
     if ir.shape[:2] != vis.shape[:2]:
         raise ValueError(f'Size mismatch in pair {pair.name!r}: {root / pair.ir} is {ir.shape[1]}x{ir.shape[0]} but '
                          f'{root / pair.vi} is {vis.shape[1]}x{vis.shape[0]} (width x height).')
-    return LoadedPair(pair.name, ir, vis)
+    return LoadedPair(pair.name, ir, vis, ir_rgb, vis_rgb)

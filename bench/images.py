@@ -11,7 +11,7 @@ import numpy as np
 
 from bench.download import ChecksumError
 
-__all__ = ['ImageError', 'ChecksumError', 'read_image', 'to_gray', 'write_png']
+__all__ = ['ImageError', 'ChecksumError', 'read_image', 'read_image_layout', 'to_gray', 'write_png']
 
 
 class ImageError(ValueError):
@@ -27,6 +27,15 @@ def read_image(path: Path, sha256: str | None = None) -> np.ndarray:
     Raises:
         ImageError: missing, unreadable or not 8-bit, naming the file.
         ChecksumError: when `sha256` is given and the bytes differ, naming the file and both digests.
+    """
+    return read_image_layout(path, sha256)[0]
+
+
+def read_image_layout(path: Path, sha256: str | None = None) -> tuple[np.ndarray, bool]:
+    """`read_image`, and whether the file stores three channels (True for a gray image stored as RGB, too).
+
+    Official test scripts that read files through PIL or as RGB see such gray images differently from 1-channel
+    files; methods get this flag (`FusionMethod.fuse(..., stored_rgb=...)`).
     """
     path = Path(path)
     try:
@@ -44,12 +53,14 @@ def read_image(path: Path, sha256: str | None = None) -> np.ndarray:
         raise ImageError(f'Cannot decode image file {path} ({len(data)} bytes): not a readable image.')
     if image.dtype != np.uint8:
         raise ImageError(f'Expected an 8-bit image in {path}, but got {image.dtype}.')
+    if image.ndim == 3 and image.shape[2] == 1:
+        return np.ascontiguousarray(image[..., 0]), False
     if image.ndim == 3:
         image = image[..., :3]
         if (image[..., :1] == image[..., 1:]).all():
-            return np.ascontiguousarray(image[..., 0])
-        image = np.ascontiguousarray(image[..., ::-1])  # OpenCV decodes BGR
-    return image
+            return np.ascontiguousarray(image[..., 0]), True
+        return np.ascontiguousarray(image[..., ::-1]), True  # OpenCV decodes BGR
+    return image, False
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

@@ -6,6 +6,7 @@ run folder is not redone, so an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import platform
 import subprocess
@@ -199,12 +200,13 @@ class _Run:
                     stage = 'fuse'
                     ir = _to_tensor(loaded.ir, self.device).float() / 255
                     vis = _to_tensor(loaded.vis, self.device).float() / 255
+                    fuse = functools.partial(method.fuse, stored_rgb=loaded.stored_rgb)
                     flops = peak = None
                     if not warmed:  # FLOPs and peak memory: one more untimed call, at this pair's size
-                        warm_up(method.fuse, ir, vis, device=self.device, rounds=self.cfg.warmup)
-                        flops, peak = profile(method.fuse, ir, vis, device=self.device)
+                        warm_up(fuse, ir, vis, device=self.device, rounds=self.cfg.warmup)
+                        flops, peak = profile(fuse, ir, vis, device=self.device)
                         warmed = True
-                    fused, seconds = timed(method.fuse, ir, vis, device=self.device)
+                    fused, seconds = timed(fuse, ir, vis, device=self.device)
                     fused8 = _quantise(fused)
                     write_png(path, fused8)
                     self.store.add_timing(ds, pair.name, name, seconds, str(self.device), *loaded.ir.shape,

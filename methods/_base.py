@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from methods._colour import rgb_to_ycbcr, ycbcr_to_rgb
+from methods._protocol import per_modality
 
 __all__ = ['FusionMethod', 'check_pair']
 
@@ -40,6 +41,10 @@ class FusionMethod(nn.Module):
     """
     spec = None
     colour = 'ycbcr'
+    #: (ir, vis) flags of the current `fuse` call: was the image read from a file storing three channels? A gray
+    #: image stored as three equal channels (TNO-42's PNGs) arrives as a 1-channel tensor, but official scripts that
+    #: read files through PIL's YCbCr or as RGB see it differently; `stored_layout` gives those methods the fact.
+    stored_rgb: tuple[bool, bool] = (False, False)
 
     def __init__(self) -> None:
         super().__init__()
@@ -51,12 +56,14 @@ class FusionMethod(nn.Module):
         return self._device_anchor.device
 
     @torch.inference_mode()
-    def fuse(self, ir: Tensor, vis: Tensor) -> Tensor:
+    def fuse(self, ir: Tensor, vis: Tensor, *, stored_rgb: bool | tuple[bool, bool] | None = None) -> Tensor:
         """Fuses a batch of pairs.
 
         Args:
             ir: infrared images, (N, 1, H, W) float in [0, 1].
             vis: visible images, (N, 1, H, W) or (N, 3, H, W) float in [0, 1].
+            stored_rgb: whether the IR and visible files store three channels (one bool or an (ir, vis) pair; the
+                runner passes what it read). Default: as the tensors are (IR 1-channel, visible by its channels).
 
         Returns:
             (N, 3, H, W) when `vis` is RGB and the colour mode is 'ycbcr' or 'rgb', else (N, 1, H, W); float32 in
@@ -66,6 +73,7 @@ class FusionMethod(nn.Module):
             ValueError: for inputs of the wrong shape, type or range.
         """
         check_pair(ir, vis)
+        self.stored_rgb = (False, vis.shape[1] == 3) if stored_rgb is None else per_modality(stored_rgb)
         ir = ir.to(self.device, torch.float32)
         vis = vis.to(self.device, torch.float32)
         chroma = None
@@ -76,6 +84,17 @@ class FusionMethod(nn.Module):
         if chroma is not None:
             fused = self.recolour(fused, chroma)
         return fused
+
+    def stored_layout(self, override: bool | tuple[bool, bool] | None = None) -> tuple[bool, bool]:
+        """(ir, vis) stored-as-RGB flags for `forward`: a method option when given (`gray_as_rgb=...`), else what
+        the current `fuse` call was told about the files."""
+        return self.stored_rgb if override is None else per_modality(override)
+
+    def bare_network(self, ir: Tensor, vis: Tensor):
+        """For `python -m bench.baseline_speed`: a zero-argument callable that runs the network alone on inputs
+        already prepared as `forward` prepares them (no input conversion, no output stretch), or None when the
+        method has no such split. `ir`, `vis`: (1, 1, H, W) in [0, 1]."""
+        return None
 
     def split_luminance(self, vis: Tensor) -> tuple[Tensor, object]:
         """Colour hook: (N, 3, H, W) RGB in [0, 1] -> (luminance (N, 1, H, W) in [0, 1], what `recolour` needs).

@@ -24,8 +24,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ['bytescale', 'imread_flatten_ycbcr', 'levels', 'per_modality', 'pil_convert_f', 'pil_convert_l',
-           'pil_recolour', 'pil_rgb_to_ycbcr', 'pil_ycbcr_luminance', 'pil_ycbcr_to_rgb', 'toimage_max', 'PILColour']
+__all__ = ['bytescale', 'imread_flatten_ycbcr', 'layout_option', 'levels', 'per_modality', 'pil_convert_f',
+           'pil_convert_l', 'pil_recolour', 'pil_rgb_to_ycbcr', 'pil_ycbcr_luminance', 'pil_ycbcr_to_rgb',
+           'toimage_max', 'PILColour']
 
 
 def levels(x: Tensor, step: float = 1e-3) -> Tensor:
@@ -170,6 +171,12 @@ def per_modality(value: bool | tuple[bool, bool]) -> tuple[bool, bool]:
     if len(pair) != 2 or not all(isinstance(v, bool) for v in pair):
         raise ValueError(f'Expected a bool or an (ir, vis) pair of bools, but got {value!r}.')
     return pair
+
+
+def layout_option(value: bool | tuple[bool, bool] | None) -> tuple[bool, bool] | None:
+    """A `gray_as_rgb` option: None (the default: as each file was stored, `FusionMethod.stored_layout`) or an
+    (ir, vis) pair of flags that overrides it."""
+    return None if value is None else per_modality(value)
 
 
 def toimage_max(x: Tensor) -> Tensor:

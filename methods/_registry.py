@@ -46,6 +46,8 @@ class MethodSpec:
         input_multiple: height and width the network needs to divide (inputs are padded by reflection).
         module: Python module that registered the method (shows where a plug-in came from).
         tags: free-form labels ('pixel-rule', 'baseline', 'published', ...).
+        note: what a user should know before running it (shown by `bench list methods`), e.g. that it takes
+            more than 10 s a pair on a CPU.
     """
     name: str
     build: Callable = field(repr=False, compare=False)
@@ -56,6 +58,7 @@ class MethodSpec:
     input_multiple: int = 1
     module: str = ''
     tags: tuple[str, ...] = ()
+    note: str = ''
 
 
 _METHODS: dict[str, MethodSpec] = {}
@@ -63,7 +66,7 @@ _METHODS: dict[str, MethodSpec] = {}
 
 def register_method(name: str | None = None, *, paper: str = '', licence: str = '',
                     weights: Sequence[Weights] = (), colour: str = 'ycbcr', input_multiple: int = 1,
-                    tags: Sequence[str] = ()) -> Callable[[F], F]:
+                    tags: Sequence[str] = (), note: str = '') -> Callable[[F], F]:
     """Decorator that registers a method factory under `name` (default: the function's name).
 
     Raises:
@@ -80,7 +83,7 @@ def register_method(name: str | None = None, *, paper: str = '', licence: str = 
             raise ValueError(f'Method {key!r} is already registered by {_METHODS[key].module}; '
                              f'{factory.__module__} cannot register it again.')
         _METHODS[key] = MethodSpec(key, factory, paper, licence, tuple(weights), colour, input_multiple,
-                                   factory.__module__, tuple(tags))
+                                   factory.__module__, tuple(tags), note)
         return factory
     return decorate
 

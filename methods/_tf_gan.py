@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from methods._base import FusionMethod
 from methods._per_image import per_image
-from methods._protocol import PILColour, bytescale, imread_flatten_ycbcr, per_modality
+from methods._protocol import PILColour, bytescale, imread_flatten_ycbcr, layout_option
 from methods._tf_checkpoint import CheckpointError, read_index
 from methods._tf_port import checkpoint_prefix, load_tf_convs, read_official_checkpoint
 
@@ -124,15 +124,15 @@ class GANGenerator(PILColour, FusionMethod):
 
     Args:
         gray_as_rgb: a bool or an (ir, vis) pair: whether a gray image was stored as three equal channels (see
-            `network_input`). The benchmark decodes such files to gray, so the method cannot tell; True is how TNO-42
-            is distributed (and what the published TNO-42 results went through), VIF-Benchmark's test images store
-            IR as 1-channel: `(False, True)`.
+            `network_input`). Default None: as the benchmark read each file (`FusionMethod.stored_layout`); TNO-42
+            stores gray as RGB (what its published results went through), VIF-Benchmark's test images store IR as
+            1-channel.
     """
     pil_luminance = 'F'  # imread(flatten=True, mode='YCbCr')
 
-    def __init__(self, gray_as_rgb: bool | tuple[bool, bool] = True) -> None:
+    def __init__(self, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> None:
         super().__init__()
-        self.gray_as_rgb = per_modality(gray_as_rgb)
+        self.gray_as_rgb = layout_option(gray_as_rgb)
 
     def tf_layers(self) -> dict[str, GeneratorConv]:
         """{checkpoint layer scope: conv}."""
@@ -143,7 +143,8 @@ class GANGenerator(PILColour, FusionMethod):
         raise NotImplementedError
 
     def _fuse_one(self, ir: Tensor, vis: Tensor) -> Tensor:
-        out = self.generator(network_input(ir, self.gray_as_rgb[0]), network_input(vis, self.gray_as_rgb[1]))
+        ir_rgb, vis_rgb = self.stored_layout(self.gray_as_rgb)
+        out = self.generator(network_input(ir, ir_rgb), network_input(vis, vis_rgb))
         return save_levels(out) / 255
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:

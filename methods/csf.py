@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from methods._base import FusionMethod
-from methods._protocol import PILColour, bytescale, imread_flatten_ycbcr, per_modality
+from methods._protocol import PILColour, bytescale, imread_flatten_ycbcr, layout_option
 from methods._registry import register_method
 from methods._tf_port import load_tf_convs, read_official_checkpoint
 from methods._weights import official_weights
@@ -58,16 +58,16 @@ class Classifier(nn.Module):
 class CSF(PILColour, FusionMethod):
     """CSF with `samples` interpolation steps (official: 10).
 
-    `gray_as_rgb` (bool or (ir, vis) pair) as in `methods.sdnet`; the default False reads gray images as 1-channel
-    files, as the official results on RoadScene (1-channel JPEGs) were made; TNO-42's PNGs store gray as RGB.
+    `gray_as_rgb` (bool or (ir, vis) pair) as in `methods.sdnet`; by default each image is read as its file stores
+    it (the official RoadScene results come from 1-channel JPEGs; TNO-42's PNGs store gray as RGB).
     """
     pil_luminance = 'F'
 
-    def __init__(self, samples: int = 10, gray_as_rgb: bool | tuple[bool, bool] = False) -> None:
+    def __init__(self, samples: int = 10, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> None:
         super().__init__()
         if samples < 1:
             raise ValueError(f'Expected `samples` >= 1, but got {samples}.')
-        self.samples, self.gray_as_rgb = samples, per_modality(gray_as_rgb)
+        self.samples, self.gray_as_rgb = samples, layout_option(gray_as_rgb)
         self.encoder = nn.ModuleList([_conv(1, 16), _conv(16, 24), _conv(24, 24), _conv(24, 24)])
         self.decoder = nn.ModuleList([_conv(24, 16), _conv(16, 16), _conv(16, 16), _conv(16, 1)])
         self.classifier = Classifier()
@@ -99,7 +99,8 @@ class CSF(PILColour, FusionMethod):
         return per_image(self._fuse_one, ir, vis)  # the output is quantised: see methods/_per_image.py
 
     def _fuse_one(self, ir: Tensor, vis: Tensor) -> Tensor:
-        ir, vis = self._input(ir, self.gray_as_rgb[0]), self._input(vis, self.gray_as_rgb[1])
+        ir_rgb, vis_rgb = self.stored_layout(self.gray_as_rgb)
+        ir, vis = self._input(ir, ir_rgb), self._input(vis, vis_rgb)
         mean = lambda t: t.double().mean((1, 2, 3), keepdim=True).float()  # noqa: E731
         shift = vis - mean(vis) + mean(ir)
         ir_path = shift + (ir - shift) / self.samples          # var_ir[0]
@@ -142,5 +143,5 @@ def _load(net: CSF, weights) -> CSF:
 
 
 @register_method('csf', paper=PAPER, licence=LICENCE, tags=('baseline',), weights=_WEIGHTS)
-def csf(weights=None, samples: int = 10, gray_as_rgb: bool | tuple[bool, bool] = False) -> CSF:
+def csf(weights=None, samples: int = 10, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> CSF:
     return _load(CSF(samples=samples, gray_as_rgb=gray_as_rgb), weights)

@@ -11,8 +11,8 @@ each with batch-statistics normalisation and leaky ReLU 0.2, then conv 1x1 32->1
 Protocol: the default is VIF-Benchmark's `FusionGAN.py`, the script behind the published comparison images: visible
 luminance from `scipy.misc.imread(flatten=True, mode='YCbCr')` (PIL YCbCr -> RGB -> 'F'), min-max save, then PIL
 YCbCr recolouring of an RGB visible image. The official `test_one_image.py` computes the same luminance image and
-saves it without recolouring: `colour='gray'`. `gray_as_rgb` (default True) reproduces gray images stored as
-3-channel files (TNO-42); see `methods._tf_gan.GANGenerator`.
+saves it without recolouring: `colour='gray'`. Gray images stored as 3-channel files (TNO-42) are
+read as the official script reads them; see `methods._tf_gan.GANGenerator`.
 """
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class FusionGAN(GANGenerator):
         gray_as_rgb: see `methods._tf_gan.GANGenerator`.
     """
 
-    def __init__(self, weights=None, gray_as_rgb: bool | tuple[bool, bool] = True) -> None:
+    def __init__(self, weights=None, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> None:
         super().__init__(gray_as_rgb)
         self.layer1 = GeneratorConv(2, 256, 5)
         self.layer2 = GeneratorConv(256, 128, 5)
@@ -60,5 +60,5 @@ class FusionGAN(GANGenerator):
     licence='MIT (jiayi-ma/FusionGAN)',
     weights=[official_weights(f'{CHECKPOINT}.index'), official_weights(f'{CHECKPOINT}.data-00000-of-00001')],
     tags=('baseline',))
-def fusiongan(weights=None, gray_as_rgb: bool | tuple[bool, bool] = True) -> FusionGAN:
+def fusiongan(weights=None, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> FusionGAN:
     return FusionGAN(weights, gray_as_rgb=gray_as_rgb)

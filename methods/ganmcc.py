@@ -11,8 +11,8 @@ conv 5x5 3->256, 5x5 256->128, 3x3 128->64, 3x3 64->32 with batch-statistics nor
 
 Protocol: the default is VIF-Benchmark's `GANMcC.py` (luminance as `imread(flatten=True, mode='YCbCr')`, min-max
 save, PIL YCbCr recolouring); the official `demo.py` computes the same luminance image without recolouring:
-`colour='gray'`. `gray_as_rgb` (default True) reproduces gray images stored as 3-channel files
-(TNO-42); see `methods._tf_gan.GANGenerator`.
+`colour='gray'`. Gray images stored as 3-channel files (TNO-42) are read as the official script reads them;
+see `methods._tf_gan.GANGenerator`.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class GANMcC(GANGenerator):
         gray_as_rgb: see `methods._tf_gan.GANGenerator`.
     """
 
-    def __init__(self, weights=None, gray_as_rgb: bool | tuple[bool, bool] = True) -> None:
+    def __init__(self, weights=None, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> None:
         super().__init__(gray_as_rgb)
         for k, (cin, cout, size) in enumerate(STREAM, 1):
             self.add_module(f'layer{k}', GeneratorConv(cin, cout, size))
@@ -61,5 +61,5 @@ class GANMcC(GANGenerator):
     licence='MIT (HaoZhang1018/GANMcC)',
     weights=[official_weights(f'{CHECKPOINT}.index'), official_weights(f'{CHECKPOINT}.data-00000-of-00001')],
     tags=('baseline',))
-def ganmcc(weights=None, gray_as_rgb: bool | tuple[bool, bool] = True) -> GANMcC:
+def ganmcc(weights=None, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> GANMcC:
     return GANMcC(weights, gray_as_rgb=gray_as_rgb)

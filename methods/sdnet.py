@@ -8,11 +8,12 @@ Protocol (VIF-Benchmark's `SDNet.py`, identical to the official test script for 
 output `tanh * 127.5 + 127.5`, scipy `imsave` min-max stretch; colour by PIL YCbCr recolouring. (The official README
 converts colour images with MATLAB's studio-swing BT.601 instead; that MATLAB pre-processing is not reproduced.)
 
-`gray_as_rgb` (one bool, or an (ir, vis) pair) reproduces reading a gray image from a file that stores it as three
-equal channels: PIL's YCbCr round trip then lowers 22 of the 256 grey levels by one before the network sees them.
-The benchmark decodes such files to gray, so the method cannot see how a file was stored; the default (True: both
-stored as RGB) is how TNO-42 is distributed, and the published TNO-42 results need it (55 dB without, 96-101 dB
-with). VIF-Benchmark's own test images store IR as 1-channel and visible as RGB: `gray_as_rgb=(False, True)`.
+A gray image read from a file that stores it as three equal channels goes through PIL's YCbCr round trip, which
+lowers 22 of the 256 grey levels by one before the network sees them. The benchmark decodes such files to gray and
+tells the method how each file was stored (`FusionMethod.stored_layout`), so the default is right per image: the
+published TNO-42 results need it (TNO-42 stores gray as RGB: 55 dB without, 96-101 dB with), and VIF-Benchmark's
+own images (IR 1-channel, visible RGB) need the opposite. `gray_as_rgb` (one bool, or an (ir, vis) pair) overrides
+it for tensors that did not come from files.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from methods._base import FusionMethod
-from methods._protocol import PILColour, bytescale, imread_flatten_ycbcr, per_modality
+from methods._protocol import PILColour, bytescale, imread_flatten_ycbcr, layout_option
 from methods._registry import register_method
 from methods._tf_port import load_tf_convs, read_official_checkpoint
 from methods._weights import official_weights
@@ -42,9 +43,9 @@ class SDNet(PILColour, FusionMethod):
     """SDNet's squeeze branch. `gray_as_rgb`: see the module docstring."""
     pil_luminance = 'F'
 
-    def __init__(self, gray_as_rgb: bool | tuple[bool, bool] = False) -> None:
+    def __init__(self, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> None:
         super().__init__()
-        self.gray_as_rgb = per_modality(gray_as_rgb)
+        self.gray_as_rgb = layout_option(gray_as_rgb)
         self.ir_layers, self.vi_layers = _branch(), _branch()
         self.fuse_conv = nn.Conv2d(128, 1, 1)
 
@@ -64,8 +65,9 @@ class SDNet(PILColour, FusionMethod):
         return per_image(self._fuse_one, ir, vis)  # the output is quantised: see methods/_per_image.py
 
     def _fuse_one(self, ir: Tensor, vis: Tensor) -> Tensor:
-        fi = self._features(self._input(ir, self.gray_as_rgb[0]), self.ir_layers)
-        fv = self._features(self._input(vis, self.gray_as_rgb[1]), self.vi_layers)
+        ir_rgb, vis_rgb = self.stored_layout(self.gray_as_rgb)
+        fi = self._features(self._input(ir, ir_rgb), self.ir_layers)
+        fv = self._features(self._input(vis, vis_rgb), self.vi_layers)
         out = torch.tanh(self.fuse_conv(torch.cat([t for pair in zip(fi, fv) for t in pair], 1)))
         return bytescale(out * 127.5 + 127.5) / 255
 
@@ -85,5 +87,5 @@ _PREFIX = 'sdnet/IR_VIS/checkpoint/IRVIS.model-10'
 
 @register_method('sdnet', paper=PAPER, licence=LICENCE, tags=('baseline',),
                  weights=[official_weights(_PREFIX + '.index'), official_weights(_PREFIX + '.data-00000-of-00001')])
-def sdnet(weights=None, gray_as_rgb: bool | tuple[bool, bool] = True) -> SDNet:
+def sdnet(weights=None, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> SDNet:
     return _load(SDNet(gray_as_rgb=gray_as_rgb), weights)

@@ -19,7 +19,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.images import read_image
+from bench.images import read_image, read_image_layout
 from bench.runner import RunConfig, run_benchmark
 from tests.conftest import REPO
 
@@ -128,23 +128,23 @@ def _tensor(image: np.ndarray) -> torch.Tensor:
     return (t.permute(2, 0, 1)[None] if t.ndim == 3 else t[None, None]).float() / 255
 
 
-VIFBENCH = {'densefuse': ('DenseFuse', {}), 'sdnet': ('SDNet', {'gray_as_rgb': (False, True)}),
-            'u2fusion': ('U2Fusion', {})}
+VIFBENCH = {'densefuse': 'DenseFuse', 'sdnet': 'SDNet', 'u2fusion': 'U2Fusion'}
 
 
 @pytest.mark.calibration
 @pytest.mark.parametrize('method', sorted(VIFBENCH))
 def test_vifbench12_colour_results(method, data_root, weights_dir):
     """VIF-Benchmark's own 12 demo pairs (visible RGB, recoloured with PIL): the colour path end to end. Its IR
-    files are 1-channel and its visible files RGB, hence SDNet's `gray_as_rgb=(False, True)`."""
+    files are 1-channel and its visible files RGB (gray ones too): SDNet reads each file as stored, with its
+    default options."""
     import methods
-    folder, options = VIFBENCH[method]
-    fuser = methods.create_method(method, weights_dir=weights_dir, **options)
+    folder = VIFBENCH[method]
+    fuser = methods.create_method(method, weights_dir=weights_dir)
     root = data_root / 'vifbench12'
     rows = []
     for path in sorted((root / 'ir').glob('*.png')):
-        ir, vis = read_image(path), read_image(root / 'vi' / path.name)
-        fused = fuser.fuse(_tensor(ir), _tensor(vis))
+        (ir, ir_rgb), (vis, vis_rgb) = read_image_layout(path), read_image_layout(root / 'vi' / path.name)
+        fused = fuser.fuse(_tensor(ir), _tensor(vis), stored_rgb=(ir_rgb, vis_rgb))
         ours = (fused[0] * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
         ours = ours[..., 0] if ours.shape[-1] == 1 else ours
         ref = read_image(root / 'fused' / folder / path.name)

@@ -179,14 +179,20 @@ def test_network_input_scaling_and_edge_padding():
 
 def test_gray_as_rgb_lowers_the_levels_pil_changes():
     """PIL's YCbCr round trip on a gray image stored as RGB changes 22 of the 256 levels by one; the methods
-default to it (TNO-42) and take an (ir, vis) pair."""
+follow each file's stored layout by default (TNO-42: RGB) and take an (ir, vis) pair that overrides it."""
     from methods._tf_gan import network_input
     levels = torch.arange(256.).view(1, 1, 16, 16) / 255
     plain = network_input(levels)[..., 6:-6, 6:-6]
     rgb = network_input(levels, stored_rgb=True)[..., 6:-6, 6:-6]
     diff = ((plain - rgb) * 127.5).round()
     assert diff.abs().max() == 1 and int(diff.ne(0).sum()) == 22
-    assert FusionGAN().gray_as_rgb == (True, True) and GANMcC(gray_as_rgb=(False, True)).gray_as_rgb == (False, True)
+    assert FusionGAN().gray_as_rgb is None and GANMcC(gray_as_rgb=(False, True)).gray_as_rgb == (False, True)
+    gan = FusionGAN()
+    for stored in ((True, True), (False, True)):
+        gan.fuse(levels, levels, stored_rgb=stored)
+        assert gan.stored_layout(gan.gray_as_rgb) == stored
+    assert GANMcC(gray_as_rgb=(False, True)).stored_layout(GANMcC(gray_as_rgb=(False, True)).gray_as_rgb) == (
+        False, True)
 
 
 @pytest.mark.parametrize('name', PORTS)
