@@ -33,6 +33,43 @@ def _expand(requested: list[str], available: list[str], kind: str) -> list[str]:
     return out
 
 
+def _metric_names(values: list[str] | None, convention: str) -> list[str]:
+    """`--metrics`: names, globs and presets ('paper', 'vifb', 'mefb', 'all') of `convention`, in the order given."""
+    import metrics
+    available = metrics.list_metrics(convention=convention)
+    out: list[str] = []
+    for name in _names(values):
+        low = name.lower()
+        if low in metrics.PRESETS or low == 'all':
+            chosen = metrics.preset_metrics(low, convention)
+            left = [m for m in metrics.PRESETS.get(low, ()) if m not in chosen]
+            if left:
+                print(f'note: --metrics {low}: convention {convention} does not compute {", ".join(left)}; '
+                      f'left out.', file=sys.stderr)
+        else:
+            try:
+                chosen = _expand([name], available, 'metric')
+            except UsageError as err:
+                raise UsageError(f'{err} Presets: {", ".join(sorted(metrics.PRESETS))}, all.') from None
+        out += [m for m in chosen if m not in out]
+    if not out:
+        raise UsageError(f'No metrics selected (convention {convention}).')
+    return out
+
+
+def _dataset_specs(values: list[str] | None) -> list[str]:
+    """`--datasets`: names (globs), `NAME:SPLIT` and .toml paths; an unknown name or split is a usage error."""
+    from bench.datasets import list_datasets, load_manifest, parse_dataset_spec, select_pairs
+    out: list[str] = []
+    for spec in _names(values):
+        name, split = parse_dataset_spec(spec)
+        for found in [name] if name.endswith('.toml') else _expand([name], list_datasets(), 'dataset'):
+            if split is not None:
+                select_pairs(load_manifest(found), split)  # KeyError naming the splits it has
+            out.append(f'{found}:{split}' if split else found)
+    return out
+
+
 def _device(value: str) -> str:
     import torch
     if value == 'auto':
@@ -48,9 +85,7 @@ def _device(value: str) -> str:
 
 def cmd_run(args: argparse.Namespace) -> int:
     import methods
-    import metrics
     from bench.config import data_mirror
-    from bench.datasets import list_datasets
     from bench.published import parse_results_option
     from bench.runner import RunConfig, run_benchmark
     from metrics import list_conventions
@@ -72,18 +107,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     clash = sorted({n for n, _, _ in results} & set(method_names))
     if clash:
         raise UsageError(f'--results name {clash[0]!r} is also a registered method; give the results another name.')
-    datasets = []
-    for name in _names(args.datasets):
-        datasets += [name] if name.endswith('.toml') else _expand([name], list_datasets(), 'dataset')
+    datasets = _dataset_specs(args.datasets)
     from bench.train import weights_options
     method_options = weights_options(args.weights or [], method_names)
+    if args.limit is not None and args.limit < 1:
+        raise UsageError(f'Expected --limit >= 1, but got {args.limit}.')
     cfg = RunConfig(
-        methods=method_names, datasets=datasets,
-        metrics=_expand(_names(args.metrics), metrics.list_metrics(convention=args.convention), 'metric'),
+        methods=method_names, datasets=datasets, metrics=_metric_names(args.metrics, args.convention),
         out=Path(args.out), results=results, convention=args.convention, data_root=args.data_root,
         weights_dir=args.weights_dir, device=_device(args.device), warmup=args.warmup, fetch=not args.no_fetch,
         fallback=not args.no_fallback, mirror=data_mirror(args.mirror), progress=not args.no_progress,
-        fresh=args.fresh, argv=getattr(args, 'argv', sys.argv[1:]), method_options=method_options)
+        fresh=args.fresh, argv=getattr(args, 'argv', sys.argv[1:]), method_options=method_options,
+        pairs=_names(args.pairs) or None, limit=args.limit)
     if not cfg.methods and not cfg.results:
         raise UsageError('Nothing to run: give --methods and/or --results.')
     summary = run_benchmark(cfg)
@@ -101,8 +136,10 @@ def _print_summary(summary, cfg, report: Path) -> None:
         table = table[table.index.isin(summary.methods[ds])]
         if not table.empty:
             print(f'\n{ds} (convention {cfg.convention}), mean over pairs:')
-            print(table.to_string(float_format='{:.4f}'.format))
-    print(f'\nFused {summary.fused} pairs, reused {summary.reused} from an earlier run, wrote {summary.scored} scores.')
+            print(wrapped_table(table))
+    redone = ''.join(f'; redone {n} ({why})' for why, n in summary.redone.items())
+    print(f'\nFused {summary.fused} pairs, reused {summary.reused} fused images from an earlier run, '
+          f'{summary.complete} (data set, pair, method) already complete{redone}; wrote {summary.scored} scores.')
     for note in summary.notes:
         print(f'Note: {note}')
     print(f'Results: {cfg.out}/ (scores.csv, timing.csv, errors.csv, run.json, fused/); report: {report}')
@@ -110,22 +147,40 @@ def _print_summary(summary, cfg, report: Path) -> None:
         print(f'{summary.errors} error(s): see {cfg.out / "errors.csv"}', file=sys.stderr)
 
 
+def wrapped_table(table, width: int = 120, decimals: int = 4) -> str:
+    """A wide methods x metrics table as blocks of columns that fit `width` characters, each with the row labels."""
+    text = table.to_string(float_format=f'{{:.{decimals}f}}'.format)
+    if max(map(len, text.splitlines()), default=0) <= width or table.shape[1] <= 1:
+        return text
+    blocks, start = [], 0
+    while start < table.shape[1]:
+        stop = start + 1
+        while stop < table.shape[1] and max(map(len, table.iloc[:, start:stop + 1].to_string(
+                float_format=f'{{:.{decimals}f}}'.format).splitlines())) <= width:
+            stop += 1
+        blocks.append(table.iloc[:, start:stop].to_string(float_format=f'{{:.{decimals}f}}'.format))
+        start = stop
+    return '\n\n'.join(blocks)
+
+
 def cmd_score(args: argparse.Namespace) -> int:
     import pandas as pd
     import metrics
     from bench.results import write_atomic
-    from bench.score import match_triples, score_triples
+    from bench.score import match_triples, natural_key, score_triples
     if args.convention not in metrics.list_conventions():
         _expand([args.convention], metrics.list_conventions(), 'convention')
-    names = _expand(_names(args.metrics), metrics.list_metrics(convention=args.convention), 'metric')
+    names = _metric_names(args.metrics, args.convention)
     try:
         triples, problems = match_triples(Path(args.ir), Path(args.vi), Path(args.fused))
     except FileNotFoundError as err:
         raise UsageError(str(err)) from None
+    if not triples:
+        raise UsageError('No image names are common to --ir, --vi and --fused'
+                         + (f' ({len(problems)} name(s) lack an image somewhere, e.g. {problems[0]})' if problems
+                            else '') + '; see `python -m bench score --help`.')
     for problem in problems:
         print(f'skipped {problem}', file=sys.stderr)
-    if not triples:
-        raise UsageError('No image names are common to --ir, --vi and --fused; see `python -m bench score --help`.')
     rows, failures = [], 0
     for triple, result in score_triples(triples, names, args.convention, _device(args.device),
                                         progress=not args.no_progress):
@@ -139,10 +194,11 @@ def cmd_score(args: argparse.Namespace) -> int:
     if not long.empty:
         wide = long.pivot_table(index='name', columns='metric', values='value', sort=False)[
             [m for m in names if m in set(long['metric'])]]
+        wide = wide.loc[sorted(wide.index, key=natural_key)]
         wide.loc['mean'] = wide.mean()
-        labels = {m: metrics.get_metric(m, args.convention).label for m in wide.columns}
+        wide.index.name, wide.columns.name = 'image', 'metric'
         print(f'convention {args.convention}, {len(wide) - 1} fused image(s):')
-        print(wide.rename(columns=labels).to_string(float_format='{:.6g}'.format))
+        print(wrapped_table(wide))
     if args.out:
         write_atomic(Path(args.out), long.drop(columns='name').to_csv(index=False, float_format='%.17g'))
         print(f'wrote {len(long)} rows to {args.out}')
@@ -152,16 +208,28 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     if args.what == 'methods':
         import methods
-        for name in methods.list_methods():
+        names = methods.list_methods()
+        width = max(map(len, names), default=0)
+        for name in names:
             spec = methods.get_method_spec(name)
-            weights = ', '.join(w.file for w in spec.weights) or 'no weights'
+            if spec.weights:
+                weights = ', '.join(w.file for w in spec.weights)
+            elif spec.shipped:
+                weights = 'weights shipped with the package: ' + ', '.join(p.name for p in spec.shipped)
+            else:
+                weights = 'no weights'
             note = f'  NOTE: {spec.note}' if spec.note else ''
-            print(f'{name:16s} {spec.paper}  [{weights}; colour {spec.colour}]{note}')
+            print(f'{name:{width}s}  {spec.paper}  [{weights}; colour {spec.colour}]{note}')
     elif args.what == 'metrics':
         import metrics
-        for name in metrics.list_metrics(convention=args.convention):
+        names = metrics.list_metrics(convention=args.convention)
+        width = max(map(len, names), default=0)
+        for name in names:
             spec = metrics.get_metric(name, args.convention)
-            print(f'{name:8s} {"higher" if spec.higher_is_better else "lower"} is better  {spec.reference}')
+            print(f'{name:{width}s}  {"higher" if spec.higher_is_better else "lower "} is better  {spec.reference}')
+        print(f'\npresets (--metrics NAME; convention {args.convention}):')
+        for preset in [*metrics.PRESETS, 'all']:
+            print(f'  {preset:6s} {", ".join(metrics.preset_metrics(preset, args.convention))}')
     elif args.what == 'conventions':
         import metrics
         for name in metrics.list_conventions():
@@ -170,13 +238,50 @@ def cmd_list(args: argparse.Namespace) -> int:
         from bench.datasets import list_datasets, load_manifest
         for name in list_datasets():
             m = load_manifest(name) if name != 'synthetic' else None
-            print(f'{name:16s} ' + (f'{len(m.pairs):4d} pairs  {m.title}' if m else 'generated pairs for smoke runs'))
+            if m is None:
+                print(f'{name:16s} generated pairs for smoke runs')
+                continue
+            counts = {}
+            for pair in m.pairs:
+                counts[pair.split] = counts.get(pair.split, 0) + 1
+            splits = ', '.join(f'{name}:{k} {n}' + (' (the default)' if k == m.default_split else '')
+                               for k, n in counts.items() if k)
+            print(f'{name:16s} {len(m.pairs):4d} pairs  {m.title}' + (f'  [splits: {splits}]' if splits else ''))
+    return EXIT_OK
+
+
+def cmd_data_init(args: argparse.Namespace) -> int:
+    from bench.manifest_init import init_manifest
+    if len(args.names) != 1 or not args.ir or not args.vi:
+        raise UsageError('Expected `data init NAME --ir DIR --vi DIR [--fused METHOD=DIR ...] [--out DIR]`.')
+    fused = {}
+    for text in args.fused or []:
+        method, sep, folder = text.partition('=')
+        if not sep or not method.strip() or not folder:
+            raise UsageError(f'Expected --fused METHOD=DIR, but got {text!r}.')
+        fused[method.strip()] = Path(folder)
+    try:
+        toml, notes = init_manifest(args.names[0], Path(args.ir), Path(args.vi), Path(args.out or '.'), fused,
+                                    overwrite=args.force)
+    except (FileNotFoundError, FileExistsError, ValueError) as err:
+        raise UsageError(str(err)) from None
+    for note in notes:
+        print(f'note: {note}', file=sys.stderr)
+    from bench.datasets import load_manifest
+    manifest = load_manifest(str(toml))
+    results = ''.join(f' --results {r}' for r in manifest.results)
+    print(f'wrote {toml} and {toml.with_suffix(".sha256").name}: {len(manifest.pairs)} pairs'
+          + (f', published results {", ".join(manifest.results)}' if manifest.results else '')
+          + f'. Fill in its description, citation and licence, then e.g.\n'
+          f'  python -m bench run --datasets {toml} --methods average{results}')
     return EXIT_OK
 
 
 def cmd_data(args: argparse.Namespace) -> int:
     from bench.config import data_mirror, data_root
     from bench.datasets import fetch, list_datasets, load_manifest, verify
+    if args.action == 'init':
+        return cmd_data_init(args)
     root = data_root(args.data_root)
     status = EXIT_OK
     for name in _names(args.names):
@@ -209,16 +314,25 @@ def build_parser() -> argparse.ArgumentParser:
                      help='published fused images as a method: NAME=DIR (matched by file name; DIR may end in a '
                           "pattern such as fused_{pair}.png), or a NAME the manifest declares, or 'all' of those. "
                           'Repeatable.')
-    run.add_argument('--datasets', nargs='+', default=['tno42'], help="manifests (or .toml paths); default tno42")
-    run.add_argument('--metrics', nargs='+', default=['all'], help="default 'all'")
+    run.add_argument('--datasets', nargs='+', default=['tno42'],
+                     help='manifests (or .toml paths), each optionally NAME:SPLIT (msrs:test, msrs:train, msrs:all; '
+                          '`msrs` alone is its test split); default tno42')
+    run.add_argument('--pairs', nargs='+', metavar='PAIR', help='only these pairs of each data set (names, comma '
+                     'separated), e.g. --pairs 01,07,12')
+    run.add_argument('--limit', type=int, metavar='N', help='only the first N pairs of each data set (a quick first '
+                     'run)')
+    run.add_argument('--metrics', nargs='+', default=['all'],
+                     help="names, globs or a preset: 'paper' (the DFECF paper's seven), 'vifb', 'mefb', 'all' "
+                          "(default)")
     run.add_argument('--convention', default='default', help='how metrics are computed (see `list conventions`)')
     run.add_argument('--out', default='runs/latest',
                      help='run folder; re-running into it resumes (default %(default)s)')
     run.add_argument('--data-root', help='folder holding the data sets (default $BENCH_DATA_ROOT or the user cache)')
     run.add_argument('--weights-dir', help='folder holding weight files (default $BENCH_WEIGHTS_DIR or the user cache)')
-    run.add_argument('--weights', action='append', metavar='NAME=PATH',
-                     help='another weights file for a method trained by this project (dfecf*), e.g. the weights.pt '
-                          'of `bench train`; use a fresh --out. Repeatable.')
+    run.add_argument('--weights', action='append', metavar='NAME=PATH[,PATH]',
+                     help='other weight files for a method: for dfecf* e.g. the weights.pt of `bench train`; for a '
+                          'method with official files, one path per file it lists (`bench weights list NAME`), '
+                          'used without checksum checks. Results of other weights in --out are redone. Repeatable.')
     run.add_argument('--device', default='auto', help="'auto' (default: cuda when available), 'cpu', 'cuda:0'")
     run.add_argument('--warmup', type=int, default=1, help='untimed calls per method before timing (default 1)')
     run.add_argument('--mirror', help='base URL replacing the official download locations')
@@ -249,9 +363,19 @@ def build_parser() -> argparse.ArgumentParser:
     lst.add_argument('--convention', default='default')
     lst.set_defaults(func=cmd_list)
 
-    data = sub.add_parser('data', help='verify or fetch data sets')
-    data.add_argument('action', choices=['verify', 'fetch'])
+    data = sub.add_parser('data', help='verify or fetch data sets, or write a manifest for your own images',
+                          description='verify NAME...: check every file; fetch NAME...: download; '
+                          'init NAME --ir DIR --vi DIR [--fused METHOD=DIR ...] [--out DIR]: write NAME.toml and '
+                          'NAME.sha256 for your own folders (files matched by name as `bench score` matches them), '
+                          'for `bench run --datasets DIR/NAME.toml`.')
+    data.add_argument('action', choices=['verify', 'fetch', 'init'])
     data.add_argument('names', nargs='+', metavar='NAME')
+    data.add_argument('--ir', help='init: folder of infrared images')
+    data.add_argument('--vi', help='init: folder of visible images')
+    data.add_argument('--fused', action='append', metavar='METHOD=DIR',
+                      help='init: a folder of fused images of METHOD (declared as published results). Repeatable.')
+    data.add_argument('--out', help='init: folder for NAME.toml and NAME.sha256 (default: the current folder)')
+    data.add_argument('--force', action='store_true', help='init: overwrite an existing manifest')
     data.add_argument('--data-root')
     data.add_argument('--mirror', help='base URL replacing the official download locations ($BENCH_DATA_MIRROR)')
     data.add_argument('--no-progress', action='store_true')

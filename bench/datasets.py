@@ -14,7 +14,7 @@ import numpy as np
 from bench.images import read_image_layout, to_gray
 
 __all__ = ['Pair', 'ResultsFolder', 'Manifest', 'ManifestError', 'list_datasets', 'load_manifest', 'verify',
-           'missing_files', 'fetch', 'LoadedPair', 'load_pair']
+           'missing_files', 'fetch', 'LoadedPair', 'load_pair', 'parse_dataset_spec', 'select_pairs']
 
 REQUIRED = ('name', 'title', 'description', 'citation', 'licence', 'homepage', 'directory', 'pairs')
 
@@ -57,6 +57,7 @@ class Manifest:
     official_splits: dict[str, list[str]] = field(default_factory=dict, repr=False)
     location: Path | None = None  # absolute folder for sets not under the data root (the synthetic set)
     digest: str = ''              # sha256 of the manifest files, recorded in run.json
+    default_split: str | None = None  # the split `--datasets NAME` evaluates (MSRS: 'test'); NAME:all for every pair
 
     def root(self, data_root: Path) -> Path:
         return self.location or Path(data_root) / self.directory
@@ -83,7 +84,7 @@ def list_datasets() -> list[str]:
     return sorted(names) + ['synthetic']
 
 
-def _parse(name: str, toml_text: str, sha_text: str) -> Manifest:
+def _parse(name: str, toml_text: str, sha_text: str, base: Path | None = None) -> Manifest:
     try:
         raw = tomllib.loads(toml_text)
     except tomllib.TOMLDecodeError as err:
@@ -100,9 +101,16 @@ def _parse(name: str, toml_text: str, sha_text: str) -> Manifest:
     results = {k: ResultsFolder(k, v['dir'], v.get('pattern', '{pair}.png'), v.get('source', ''))
                for k, v in raw.get('results', {}).items()}
     digest = hashlib.sha256((toml_text + '\0' + sha_text).encode()).hexdigest()
+    default_split = raw.get('default_split')
+    if default_split is not None and default_split not in {p.split for p in pairs}:
+        raise ManifestError(f'Manifest {name!r}: default_split {default_split!r} names no split of its pairs.')
+    location = None
+    if base is not None and str(raw['directory']).startswith('.'):  # a user manifest's folder, relative to itself
+        location = (base / raw['directory']).resolve()
     return Manifest(raw['name'], raw['title'], raw['description'], raw['citation'], raw['licence'], raw['homepage'],
                     raw['directory'], pairs, checksums, tuple(raw.get('sources', ())), dict(raw.get('urls', {})),
-                    results, dict(raw.get('official_splits', {})), digest=digest)
+                    results, dict(raw.get('official_splits', {})), location=location, digest=digest,
+                    default_split=default_split)
 
 
 def load_manifest(name: str) -> Manifest:
@@ -117,7 +125,7 @@ def load_manifest(name: str) -> Manifest:
         if not path.is_file():
             raise KeyError(f'Manifest file not found: {path}')
         sha = path.with_suffix('.sha256')
-        return _parse(path.stem, path.read_text(), sha.read_text() if sha.is_file() else '')
+        return _parse(path.stem, path.read_text(), sha.read_text() if sha.is_file() else '', path.parent)
     if name == 'synthetic':
         from bench.synthetic import synthetic_manifest
         return synthetic_manifest()
@@ -129,6 +137,39 @@ def load_manifest(name: str) -> Manifest:
         raise KeyError(f"Unknown dataset {name!r}.{hint} Available: {', '.join(list_datasets())}.")
     sha_file = package / f'{name}.sha256'
     return _parse(name, toml_file.read_text(), sha_file.read_text() if sha_file.is_file() else '')
+
+
+def parse_dataset_spec(spec: str) -> tuple[str, str | None]:
+    """`NAME`, `NAME:SPLIT` or a `.toml` path (optionally `:SPLIT`) -> (name or path, split or None).
+
+    >>> parse_dataset_spec('msrs:test'), parse_dataset_spec('tno42'), parse_dataset_spec('my/set.toml:all')
+    (('msrs', 'test'), ('tno42', None), ('my/set.toml', 'all'))
+    """
+    head, sep, tail = spec.rpartition(':')
+    if sep and head and tail and '/' not in tail and '\\' not in tail and not tail.endswith('.toml'):
+        return head, tail
+    return spec, None
+
+
+def select_pairs(manifest: Manifest, split: str | None = None) -> tuple[str, tuple[Pair, ...]]:
+    """The pairs a run evaluates and the label its results carry.
+
+    No split: the manifest's `default_split` (MSRS: its test pairs, so training pairs are never scored by
+    accident), else every pair. `all`: every pair. The label is the manifest's name, with `:SPLIT` when only one
+    split is used (`msrs:test`).
+
+    Raises:
+        KeyError: for a split the manifest does not have, listing those it has.
+    """
+    split = manifest.default_split if split is None else split
+    if split in (None, 'all'):
+        return manifest.name, manifest.pairs
+    pairs = tuple(p for p in manifest.pairs if p.split == split)
+    if not pairs:
+        splits = sorted({p.split for p in manifest.pairs if p.split})
+        raise KeyError(f"Unknown split {split!r} of dataset {manifest.name!r}. Its splits: "
+                       f"{', '.join(splits + ['all']) if splits else 'none (use the name alone)'}.")
+    return f'{manifest.name}:{split}', pairs
 
 
 def missing_files(manifest: Manifest, data_root: Path) -> list[str]:

@@ -2,6 +2,8 @@
 
 Each block of rows goes to the file in one `write` on an append-mode descriptor, so an interrupted run leaves at
 worst one partial last line, which `open` trims. Re-opening a run folder reads what is done, so work resumes.
+Score and timing rows carry the provenance key of what produced them (`bench.provenance`); rows whose key no longer
+matches are replaced (`RunStore.discard`), never duplicated.
 """
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ import os
 import tempfile
 from pathlib import Path
 
-SCORE_COLUMNS = ('dataset', 'pair', 'method', 'metric', 'convention', 'value')
+SCORE_COLUMNS = ('dataset', 'pair', 'method', 'metric', 'convention', 'value', 'key')
 # Timing rows: seconds of one fusion call, plus the facts of that call (device_name, torch threads, peak extra
-# memory in bytes, parameter count; FLOPs only on the row whose call was counted). Runs of the first version have
-# only the first seven columns; opening such a folder pads its rows with empty values.
+# memory in bytes, parameter count; FLOPs only on the row whose call was counted) and the fused image's provenance
+# key. Folders of earlier versions lack trailing columns; opening one pads its rows with empty values (an empty key
+# is unknown provenance: that work is redone).
 TIMING_COLUMNS = ('dataset', 'pair', 'method', 'seconds', 'device', 'height', 'width',
-                  'device_name', 'threads', 'peak_memory_bytes', 'params', 'flops')
+                  'device_name', 'threads', 'peak_memory_bytes', 'params', 'flops', 'key')
 ERROR_COLUMNS = ('dataset', 'pair', 'method', 'stage', 'error', 'message')
 TABLES = {'scores.csv': SCORE_COLUMNS, 'timing.csv': TIMING_COLUMNS, 'errors.csv': ERROR_COLUMNS}
 
@@ -42,15 +45,24 @@ def _trim_partial_line(path: Path) -> None:
             fh.truncate(data.rfind(b'\n') + 1)
 
 
+def _rewrite(path: Path, columns: tuple[str, ...], rows) -> None:
+    """Writes a whole table (header + rows, each padded to the header's width) atomically."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator='\n')
+    writer.writerow(columns)
+    writer.writerows(list(row) + [''] * (len(columns) - len(row)) for row in rows)
+    write_atomic(path, buf.getvalue())
+
+
 def _pad_columns(path: Path, columns: tuple[str, ...]) -> None:
     """Rewrites a table written by an earlier version (fewer trailing columns) with the current header."""
     with open(path, newline='', encoding='utf-8') as fh:
         rows = list(csv.reader(fh))[1:]
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator='\n')
-    writer.writerow(columns)
-    writer.writerows(row + [''] * (len(columns) - len(row)) for row in rows)
-    write_atomic(path, buf.getvalue())
+    _rewrite(path, columns, rows)
+
+
+class RunFolderError(PermissionError):
+    """The run folder cannot be created or written."""
 
 
 def read_table(path: Path) -> list[dict[str, str]]:
@@ -69,6 +81,19 @@ class RunStore:
 
     def __init__(self, out: Path, fresh: bool = False) -> None:
         self.out = Path(out)
+        try:
+            self._open(fresh)
+        except PermissionError as err:
+            raise RunFolderError(f'The run folder {self.out} is not writable ({err.strerror or err}). Choose another '
+                                 f'--out (`bench report RUN --out DIR` renders a read-only run elsewhere).') from None
+        # (dataset, pair, method, convention) -> {metric: key}
+        self.scored: dict[tuple[str, str, str, str], dict[str, str]] = {}
+        for r in read_table(self.out / 'scores.csv'):
+            self.scored.setdefault((r['dataset'], r['pair'], r['method'], r['convention']), {})[r['metric']] = r['key']
+        self.timed = {tuple(r[k] for k in TIMING_COLUMNS[:3]): r['key'] for r in read_table(self.out / 'timing.csv')}
+        self.n_errors = 0
+
+    def _open(self, fresh: bool) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         if fresh:
             for name in TABLES:
@@ -82,14 +107,11 @@ class RunStore:
                 with open(path, newline='', encoding='utf-8') as fh:
                     header = next(csv.reader(fh), None)
                 header = tuple(header or ())
-                if len(header) < len(columns) and header == columns[:len(header)] and name == 'timing.csv':
+                if len(header) < len(columns) and header == columns[:len(header)] and name != 'errors.csv':
                     _pad_columns(path, columns)
                 elif header != columns:
                     raise ValueError(f'{path} has columns {list(header)}, expected {list(columns)}: not a run '
                                      f'folder of this version. Use another --out or --fresh.')
-        self.scored = {tuple(r[k] for k in SCORE_COLUMNS[:5]) for r in read_table(self.out / 'scores.csv')}
-        self.timed = {tuple(r[k] for k in TIMING_COLUMNS[:3]) for r in read_table(self.out / 'timing.csv')}
-        self.n_errors = 0
 
     def fused_path(self, dataset: str, method: str, pair: str) -> Path:
         return self.out / 'fused' / dataset / method / f'{pair}.png'
@@ -105,18 +127,40 @@ class RunStore:
         finally:
             os.close(fd)
 
-    def add_scores(self, dataset: str, pair: str, method: str, convention: str, values: dict[str, float]) -> None:
-        rows = [(dataset, pair, method, metric, convention, repr(float(v))) for metric, v in values.items()]
+    def add_scores(self, dataset: str, pair: str, method: str, convention: str, values: dict[str, float],
+                   key: str = '') -> None:
+        rows = [(dataset, pair, method, metric, convention, repr(float(v)), key) for metric, v in values.items()]
         self._append('scores.csv', rows)
-        self.scored.update(r[:5] for r in rows)
+        self.scored.setdefault((dataset, pair, method, convention), {}).update((m, key) for m in values)
 
     def add_timing(self, dataset: str, pair: str, method: str, seconds: float, device: str, height: int,
                    width: int, *, device_name: str = '', threads: int | None = None,
-                   peak_memory_bytes: int | None = None, params: int | None = None, flops: int | None = None) -> None:
+                   peak_memory_bytes: int | None = None, params: int | None = None, flops: int | None = None,
+                   key: str = '') -> None:
         """One timed fusion call; unknown facts are written as empty fields."""
-        extra = tuple('' if v is None else v for v in (device_name, threads, peak_memory_bytes, params, flops))
+        extra = tuple('' if v is None else v for v in (device_name, threads, peak_memory_bytes, params, flops, key))
         self._append('timing.csv', [(dataset, pair, method, repr(seconds), device, height, width) + extra])
-        self.timed.add((dataset, pair, method))
+        self.timed[(dataset, pair, method)] = key
+
+    def discard(self, fused: set[tuple[str, str, str]] = frozenset(),
+                scores: set[tuple[str, str, str, str, str]] = frozenset()) -> None:
+        """Removes stale work: for each (dataset, pair, method) in `fused`, its fused image, timing rows and every
+        score of it; and the score rows in `scores` (dataset, pair, method, metric, convention). The tables are
+        rewritten atomically, once each."""
+        if not fused and not scores:
+            return
+        for ds, pair, method in fused:
+            self.fused_path(ds, method, pair).unlink(missing_ok=True)
+        for name, columns, index, drop in (('timing.csv', TIMING_COLUMNS, 3, lambda k: k in fused),
+                                           ('scores.csv', SCORE_COLUMNS, 5, lambda k: k in scores or k[:3] in fused)):
+            rows = read_table(self.out / name)
+            keep = [r for r in rows if not drop(tuple(r[c] for c in columns[:index]))]
+            if len(keep) != len(rows):
+                _rewrite(self.out / name, columns, ([r[c] for c in columns] for r in keep))
+        self.timed = {k: v for k, v in self.timed.items() if k not in fused}
+        for ds, pair, method, metric, convention in scores:
+            self.scored.get((ds, pair, method, convention), {}).pop(metric, None)
+        self.scored = {k: v for k, v in self.scored.items() if v and k[:3] not in fused}
 
     def add_error(self, dataset: str, pair: str, method: str, stage: str, error: BaseException) -> None:
         message = ' '.join(str(error).split()) or repr(error)
@@ -124,10 +168,18 @@ class RunStore:
         self.n_errors += 1
 
     def is_scored(self, dataset: str, pair: str, method: str, metric: str, convention: str) -> bool:
-        return (dataset, pair, method, metric, convention) in self.scored
+        return metric in self.scored.get((dataset, pair, method, convention), {})
 
     def is_fused(self, dataset: str, pair: str, method: str) -> bool:
         return (dataset, pair, method) in self.timed and self.fused_path(dataset, method, pair).is_file()
+
+    def fused_key(self, dataset: str, pair: str, method: str) -> str | None:
+        """The stored key of a fused image ('' when recorded without one), None when there is none."""
+        return self.timed.get((dataset, pair, method))
+
+    def score_keys(self, dataset: str, pair: str, method: str, convention: str) -> dict[str, str]:
+        """{metric: stored key} of one triple's scores under `convention`."""
+        return dict(self.scored.get((dataset, pair, method, convention), {}))
 
     def read_meta(self) -> dict:
         path = self.out / 'run.json'

@@ -6,6 +6,7 @@ run folder is not redone, so an interrupted run resumes where it stopped.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 import os
 import platform
@@ -21,15 +22,21 @@ import methods
 import metrics
 from bench import __version__
 from bench.config import data_root as default_data_root
-from bench.datasets import LoadedPair, Manifest, Pair, fetch, load_manifest, load_pair, missing_files
-from bench.images import read_image, write_png
+from bench.datasets import (LoadedPair, Manifest, Pair, fetch, load_manifest, load_pair, missing_files,
+                            parse_dataset_spec, select_pairs)
+from bench.images import read_image_layout, write_png
+from bench.prefetch import Loader, prefetched
 from bench.progress import progress_bar
+from bench.provenance import describe_change, digest, file_identity, fused_key, method_identity, score_key
 from bench.published import PublishedResults
 from bench.results import RunStore
 from bench.timing import count_parameters, device_name, profile, timed, warm_up
 from bench.weights import fetch_weights, files_for
 
-__all__ = ['RunConfig', 'RunSummary', 'run_benchmark']
+__all__ = ['RunConfig', 'RunSummary', 'run_benchmark', 'METRICS_VERSION']
+
+# The version of the metric code recorded in every score's key: scores of another version are recomputed.
+METRICS_VERSION = __version__
 
 
 @dataclass
@@ -52,6 +59,8 @@ class RunConfig:
     fresh: bool = False
     argv: list[str] = field(default_factory=list)
     method_options: dict[str, dict] = field(default_factory=dict)  # method -> factory keywords (`--weights`)
+    pairs: list[str] | None = None  # only these pairs (by name) of every data set
+    limit: int | None = None        # only the first N pairs of every data set (after `pairs`)
 
 
 @dataclass
@@ -61,9 +70,21 @@ class RunSummary:
     methods: dict[str, list[str]] = field(default_factory=dict)  # data set -> methods and results it ran
     fused: int = 0
     reused: int = 0
+    complete: int = 0     # (data set, pair, method) triples already complete in the run folder: nothing to do
     scored: int = 0
     errors: int = 0
+    redone: dict[str, int] = field(default_factory=dict)  # why stale work was redone -> fused images / score sets
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Selection:
+    """One data set of a run: its manifest, the pairs the run evaluates and the label its results carry."""
+    label: str
+    manifest: Manifest
+    pairs: tuple[Pair, ...]
+    published: list[PublishedResults] = field(default_factory=list)
+    inputs: dict[str, str] = field(default_factory=dict)  # pair -> digest of its two input files
 
 
 def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -88,14 +109,16 @@ class _Run:
         self.summary = RunSummary(Path(cfg.out))
         self.bar = None
         self.fetch_failed: set[str] = set()  # methods whose weights failed to download: not retried per data set
+        self.identities = {name: method_identity(name, cfg.method_options.get(name, {})) for name in cfg.methods}
 
     # -- data ---------------------------------------------------------------------------------------------
-    def manifest(self, name: str) -> Manifest | None:
-        """The manifest with its files present: fetched if missing, else the synthetic set if allowed."""
-        manifest = load_manifest(name)
+    def manifest(self, manifest: Manifest, pairs: tuple[Pair, ...]) -> Manifest:
+        """The manifest with the files of `pairs` (and declared results) present: fetched if missing, else the
+        synthetic set if allowed."""
+        name = manifest.name
         if manifest.location is not None:
             return manifest
-        wanted = {f for p in manifest.pairs for f in (p.ir, p.vi)}
+        wanted = {f for p in pairs for f in (p.ir, p.vi)}
         wanted |= {f for r in self._declared_results(manifest) for f in manifest.files()
                    if f.startswith(manifest.results[r].dir.rstrip('/') + '/')}
         missing = [f for f in missing_files(manifest, self.root) if f in wanted]
@@ -109,7 +132,7 @@ class _Run:
                 return manifest
             except Exception as err:  # offline, server down, checksum: fall back below
                 reason += f' and fetching failed ({err})'
-        have_pairs = any((manifest.root(self.root) / p.ir).is_file() for p in manifest.pairs)
+        have_pairs = any((manifest.root(self.root) / p.ir).is_file() for p in pairs)
         if have_pairs or not self.cfg.fallback:
             self.summary.notes.append(f'Dataset {name}: {reason}; missing files are error rows.')
             return manifest
@@ -125,6 +148,28 @@ class _Run:
         names = {n for n, folder, _ in self.cfg.results if folder is None}
         return sorted(manifest.results) if 'all' in names else sorted(names & set(manifest.results))
 
+    def select(self, spec: str) -> Selection:
+        """The data set `spec` (`NAME`, `NAME:SPLIT` or a .toml path) with the pairs this run evaluates."""
+        name, split = parse_dataset_spec(spec)
+        requested = load_manifest(name)
+        manifest = self.manifest(requested, self._pairs(requested, split)[1])
+        label, pairs = self._pairs(manifest, split if manifest is requested else None)
+        selection = Selection(label, manifest, pairs)
+        for pair in pairs:
+            root = manifest.root(self.root)
+            selection.inputs[pair.name] = digest([file_identity(root / f, manifest.checksums.get(f))
+                                                  for f in (pair.ir, pair.vi)])
+        selection.published = self.published(selection)
+        return selection
+
+    def _pairs(self, manifest: Manifest, split: str | None) -> tuple[str, tuple[Pair, ...]]:
+        label, pairs = select_pairs(manifest, split)
+        if self.cfg.pairs:
+            pairs = tuple(p for p in pairs if p.name in set(self.cfg.pairs))
+        if self.cfg.limit is not None:
+            pairs = pairs[:self.cfg.limit]
+        return label, pairs
+
     def load(self, manifest: Manifest, pair: Pair, cache: dict) -> LoadedPair:
         """Decodes a pair once per data set; a failure is cached too, so each bad pair is reported per method."""
         if pair.name not in cache:
@@ -136,8 +181,60 @@ class _Run:
             raise cache[pair.name]
         return cache[pair.name]
 
+    # -- provenance -----------------------------------------------------------------------------------------
+    def expected_key(self, ds: Selection, pair: Pair, name: str, results: PublishedResults | None) -> str:
+        """The fused-image key `name` should have for `pair` now."""
+        if results is None:
+            return fused_key(ds.inputs[pair.name], self.identities[name]['key'])
+        try:
+            path = results.find(pair)
+        except Exception:
+            return fused_key(ds.inputs[pair.name], 'missing')
+        rel = path.relative_to(ds.manifest.root(self.root)).as_posix() if path.is_relative_to(
+            ds.manifest.root(self.root)) else None
+        return fused_key(ds.inputs[pair.name], digest(file_identity(path, ds.manifest.checksums.get(rel))))
+
+    def find_stale(self, selections: list[Selection]) -> None:
+        """Discards work whose provenance key changed (inputs, method, weights, result file, metric code) so it is
+        redone, and says how much and why."""
+        stale_fused, stale_scores, why = set(), set(), {}
+        conv = self.cfg.convention
+        for ds in selections:
+            jobs = [(n, None) for n in self.cfg.methods] + [(r.name, r) for r in ds.published]
+            for name, results in jobs:
+                for pair in ds.pairs:
+                    expected = self.expected_key(ds, pair, name, results)
+                    stored = self.store.fused_key(ds.label, pair.name, name) if results is None else None
+                    if stored is not None and (stored != expected
+                                               or not self.store.fused_path(ds.label, name, pair.name).is_file()):
+                        reason = ('fused image missing' if stored == expected else
+                                  describe_change(stored, expected))
+                        stale_fused.add((ds.label, pair.name, name))
+                        why.setdefault(reason, set()).add(f'{ds.label}/{name}')
+                        continue
+                    want = score_key(expected, METRICS_VERSION)
+                    producer = 'result file changed' if results is not None else 'method, options or weights changed'
+                    for metric, key in self.store.score_keys(ds.label, pair.name, name, conv).items():
+                        if key != want:
+                            stale_scores.add((ds.label, pair.name, name, metric, conv))
+                            why.setdefault(describe_change(key, want, producer), set()).add(f'{ds.label}/{name}')
+        if not stale_fused and not stale_scores:
+            return
+        self.store.discard(stale_fused, stale_scores)
+        triples = {k[:3] for k in stale_scores} | stale_fused
+        counts = {}
+        for reason, where in why.items():
+            counts[reason] = sum(1 for t in triples if f'{t[0]}/{t[2]}' in where)
+        self.summary.redone = counts
+        detail = '; '.join(f'{reason}: {", ".join(sorted(where)[:6])}{" ..." if len(where) > 6 else ""}'
+                           for reason, where in why.items())
+        rescored = len(triples) - len(stale_fused)
+        what = ' and '.join(filter(None, [f'{len(stale_fused)} fused image(s)' if stale_fused else '',
+                                          f'the scores of {rescored} fused image(s)' if rescored else '']))
+        print(f'Redoing {what} whose provenance changed ({detail}).', file=sys.stderr)
+
     # -- work -----------------------------------------------------------------------------------------------
-    def score(self, ds: str, pair: LoadedPair, method: str, fused: np.ndarray) -> None:
+    def score(self, ds: str, pair: LoadedPair, method: str, fused: np.ndarray, fused_rgb: bool, key: str) -> None:
         todo = [m for m in self.cfg.metrics if not self.store.is_scored(ds, pair.name, method, m, self.cfg.convention)]
         if not todo:
             return
@@ -146,7 +243,8 @@ class _Run:
                              f'the sources are {pair.ir.shape[1]}x{pair.ir.shape[0]} (width x height).')
         values = metrics.score_images(_to_tensor(fused, self.device), _to_tensor(pair.ir, self.device),
                                       _to_tensor(pair.vis, self.device), todo, self.cfg.convention)
-        self.store.add_scores(ds, pair.name, method, self.cfg.convention, {k: v.item() for k, v in values.items()})
+        self.store.add_scores(ds, pair.name, method, self.cfg.convention, {k: v.item() for k, v in values.items()},
+                              key=score_key(key, METRICS_VERSION))
         self.summary.scored += len(values)
 
     def _needs_work(self, ds: str, pair: str, method: str, fuse: bool) -> bool:
@@ -172,71 +270,90 @@ class _Run:
             print(f'Method {name}: fetching its weights failed ({err}).', file=sys.stderr)
         return methods.create_method(name, **options)
 
-    def run_method(self, ds: str, manifest: Manifest, name: str, cache: dict) -> None:
-        todo = [p for p in manifest.pairs if self._needs_work(ds, p.name, name, fuse=True)]
-        self.bar.update(len(manifest.pairs) - len(todo))
+    def run_method(self, ds: Selection, name: str, cache: dict) -> None:
+        todo = [p for p in ds.pairs if self._needs_work(ds.label, p.name, name, fuse=True)]
+        self.summary.complete += len(ds.pairs) - len(todo)
+        self.bar.update(len(ds.pairs) - len(todo))
         if not todo:
             return
         try:
             method = self.create(name)
         except Exception as err:
-            self.store.add_error(ds, '*', name, 'create', err)
+            self.store.add_error(ds.label, '*', name, 'create', err)
             self.bar.update(len(todo))
             return
         warmed = False
         facts = {'device_name': device_name(self.device), 'threads': torch.get_num_threads(),
                  'params': count_parameters(method)}
-        for pair in todo:
-            self.bar.set_postfix_str(f'{ds}/{name}/{pair.name}', refresh=False)
-            stage = 'load'
-            try:
-                loaded = self.load(manifest, pair, cache)
-                path = self.store.fused_path(ds, name, pair.name)
-                if self.store.is_fused(ds, pair.name, name):
-                    stage = 'read-fused'
-                    fused8 = read_image(path)
-                    self.summary.reused += 1
-                else:
-                    stage = 'fuse'
-                    ir = _to_tensor(loaded.ir, self.device).float() / 255
-                    vis = _to_tensor(loaded.vis, self.device).float() / 255
-                    fuse = functools.partial(method.fuse, stored_rgb=loaded.stored_rgb)
-                    flops = peak = None
-                    if not warmed:  # FLOPs and peak memory: one more untimed call, at this pair's size
-                        warm_up(fuse, ir, vis, device=self.device, rounds=self.cfg.warmup)
-                        flops, peak = profile(fuse, ir, vis, device=self.device)
-                        warmed = True
-                    fused, seconds = timed(fuse, ir, vis, device=self.device)
-                    fused8 = _quantise(fused)
-                    write_png(path, fused8)
-                    self.store.add_timing(ds, pair.name, name, seconds, str(self.device), *loaded.ir.shape,
-                                          peak_memory_bytes=peak, flops=flops, **facts)
-                    self.summary.fused += 1
-                stage = 'score'
-                self.score(ds, loaded, name, fused8)
-            except Exception as err:
-                self.store.add_error(ds, pair.name, name, stage, err)
-            self.bar.update(1)
+        with Loader(lambda pair: self.load(ds.manifest, pair, cache)) as loader:
+            for i, pair in enumerate(todo):
+                self.bar.set_postfix_str(f'{ds.label}/{name}/{pair.name}', refresh=False)
+                key = self.expected_key(ds, pair, name, None)
+                stage = 'load'
+                try:
+                    loaded = loader.get(pair.name, pair)
+                    path = self.store.fused_path(ds.label, name, pair.name)
+                    if self.store.is_fused(ds.label, pair.name, name):
+                        stage = 'read-fused'
+                        fused8, fused_rgb = read_image_layout(path)
+                        self.summary.reused += 1
+                    else:
+                        stage = 'fuse'
+                        fused8 = self.fuse(method, loaded, warmed, facts, ds.label, name, key)
+                        fused_rgb, warmed = fused8.ndim == 3, True
+                    if i + 1 < len(todo):  # decode the next pair while this one is scored (never while timing)
+                        loader.start(todo[i + 1].name, todo[i + 1])
+                    stage = 'score'
+                    self.score(ds.label, loaded, name, fused8, fused_rgb, key)
+                except Exception as err:
+                    self.store.add_error(ds.label, pair.name, name, stage, err)
+                self.bar.update(1)
         del method
         if self.device.type == 'cuda':
             torch.cuda.empty_cache()
 
-    def run_results(self, ds: str, manifest: Manifest, results: PublishedResults, cache: dict) -> None:
-        for pair in manifest.pairs:
-            self.bar.set_postfix_str(f'{ds}/{results.name}/{pair.name}', refresh=False)
-            if self._needs_work(ds, pair.name, results.name, fuse=False):
-                stage = 'load'
-                try:
-                    loaded = self.load(manifest, pair, cache)
-                    stage = 'result'
-                    fused8 = read_image(results.find(pair))
-                    stage = 'score'
-                    self.score(ds, loaded, results.name, fused8)
-                except Exception as err:
-                    self.store.add_error(ds, pair.name, results.name, stage, err)
+    def fuse(self, method, loaded: LoadedPair, warmed: bool, facts: dict, ds: str, name: str, key: str) -> np.ndarray:
+        """Fuses one pair (timed alone), saves the 8-bit image and its timing row; returns the image."""
+        ir = _to_tensor(loaded.ir, self.device).float() / 255
+        vis = _to_tensor(loaded.vis, self.device).float() / 255
+        fuse = functools.partial(method.fuse, stored_rgb=loaded.stored_rgb)
+        flops = peak = None
+        if not warmed:  # FLOPs and peak memory: one more untimed call, at this pair's size
+            warm_up(fuse, ir, vis, device=self.device, rounds=self.cfg.warmup)
+            flops, peak = profile(fuse, ir, vis, device=self.device)
+        fused, seconds = timed(fuse, ir, vis, device=self.device)
+        fused8 = _quantise(fused)
+        write_png(self.store.fused_path(ds, name, loaded.name), fused8)
+        self.store.add_timing(ds, loaded.name, name, seconds, str(self.device), *loaded.ir.shape,
+                              peak_memory_bytes=peak, flops=flops, key=key, **facts)
+        self.summary.fused += 1
+        return fused8
+
+    def run_results(self, ds: Selection, results: PublishedResults, cache: dict) -> None:
+        todo = [p for p in ds.pairs if self._needs_work(ds.label, p.name, results.name, fuse=False)]
+        self.summary.complete += len(ds.pairs) - len(todo)
+        self.bar.update(len(ds.pairs) - len(todo))
+
+        def load(pair: Pair):
+            loaded = self.load(ds.manifest, pair, cache)
+            return loaded, read_image_layout(results.find(pair))
+
+        for pair, got in prefetched(todo, load):
+            self.bar.set_postfix_str(f'{ds.label}/{results.name}/{pair.name}', refresh=False)
+            try:
+                if isinstance(got, Exception):
+                    raise got
+                loaded, (fused8, fused_rgb) = got
+                self.score(ds.label, loaded, results.name, fused8, fused_rgb,
+                           self.expected_key(ds, pair, results.name, results))
+            except Exception as err:
+                stage = 'score' if not isinstance(got, Exception) else (
+                    'load' if pair.name not in cache or isinstance(cache[pair.name], Exception) else 'result')
+                self.store.add_error(ds.label, pair.name, results.name, stage, err)
             self.bar.update(1)
 
-    def published(self, manifest: Manifest) -> list[PublishedResults]:
+    def published(self, ds: Selection) -> list[PublishedResults]:
+        manifest = ds.manifest
         out = []
         for name, folder, pattern in self.cfg.results:
             if folder is not None:
@@ -249,46 +366,66 @@ class _Run:
 
     def execute(self) -> RunSummary:
         self.substituted: dict[str, str] = {}
-        manifests = {}
-        for name in self.cfg.datasets:
-            manifest = self.manifest(name)
-            manifests[manifest.name] = manifest
-        self.summary.datasets = list(manifests)
-        plan = {ds: (m, self.published(m)) for ds, m in manifests.items()}
-        self.summary.methods = {ds: self.cfg.methods + [r.name for r in pub] for ds, (_, pub) in plan.items()}
-        self.write_meta(manifests, plan, finished=False)
-        total = sum(len(m.pairs) * (len(self.cfg.methods) + len(pub)) for m, pub in plan.values())
+        selections = [self.select(spec) for spec in self.cfg.datasets]
+        self.check_pairs(selections)
+        self.summary.datasets = [s.label for s in selections]
+        self.summary.methods = {s.label: self.cfg.methods + [r.name for r in s.published] for s in selections}
+        self.find_stale(selections)
+        self.write_meta(selections, finished=False)
+        total = sum(len(s.pairs) * (len(self.cfg.methods) + len(s.published)) for s in selections)
         with progress_bar(total=total, desc='fuse+score', unit='pair', enable=self.cfg.progress) as self.bar:
-            for ds, (manifest, pub) in plan.items():
+            for ds in selections:
                 cache: dict = {}
                 for name in self.cfg.methods:
-                    self.run_method(ds, manifest, name, cache)
-                for results in pub:
-                    self.run_results(ds, manifest, results, cache)
+                    self.run_method(ds, name, cache)
+                for results in ds.published:
+                    self.run_results(ds, results, cache)
         self.summary.errors = self.store.n_errors
-        self.write_meta(manifests, plan, finished=True)
+        self.write_meta(selections, finished=True)
         return self.summary
 
+    def check_pairs(self, selections: list[Selection]) -> None:
+        """--pairs names that no data set of the run has are a usage error (with close matches)."""
+        if not self.cfg.pairs:
+            return
+        have = sorted({p.name for s in selections for p in select_pairs(s.manifest, 'all')[1]})
+        unknown = [p for p in self.cfg.pairs if p not in have]
+        if unknown:
+            name = unknown[0]
+            close = [h for h in have if h.lstrip('0') == name.lstrip('0')] or difflib.get_close_matches(name, have, 3)
+            hint = f" Did you mean {' or '.join(map(repr, close))}?" if close else ''
+            shown = ', '.join(have[:8]) + (f', ... ({len(have)} pairs)' if len(have) > 8 else '')
+            raise KeyError(f'Unknown pair {name!r} in {", ".join(s.label for s in selections)}.{hint} '
+                           f'Pairs: {shown}.')
+        for s in selections:
+            if not s.pairs:
+                self.summary.notes.append(f'Dataset {s.label}: none of the --pairs {",".join(self.cfg.pairs)}.')
+
     # -- provenance -------------------------------------------------------------------------------------------
-    def write_meta(self, manifests: dict, plan: dict, finished: bool) -> None:
+    def write_meta(self, selections: list[Selection], finished: bool) -> None:
         meta = self.store.read_meta()
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')
         invocations = meta.get('invocations', [])
         if not finished:
             invocations.append({'argv': self.cfg.argv, 'started': now, 'finished': None,
                                 'methods': self.cfg.methods, 'datasets': self.cfg.datasets,
+                                'pairs': self.cfg.pairs, 'limit': self.cfg.limit,
                                 'metrics': self.cfg.metrics, 'convention': self.cfg.convention,
                                 'results': [[n, str(f) if f else None, p] for n, f, p in self.cfg.results],
-                                'data_root': str(self.root), 'substituted': self.substituted})
+                                'data_root': str(self.root), 'substituted': self.substituted,
+                                'metrics_version': METRICS_VERSION})
         else:
             invocations[-1].update(finished=now, fused=self.summary.fused, reused=self.summary.reused,
+                                   complete=self.summary.complete, redone=self.summary.redone,
                                    scored=self.summary.scored, errors=self.summary.errors, notes=self.summary.notes)
         meta.update(tool='ivif-bench', version=__version__, invocations=invocations,
                     environment=_environment(self.device))
         meta.setdefault('datasets', {}).update({
-            n: {'title': m.title, 'manifest_sha256': m.digest, 'pairs': len(m.pairs), 'citation': m.citation,
-                'root': str(m.root(self.root)), 'manifest': self._manifest_argument(n)}
-            for n, m in manifests.items()})
+            s.label: {'title': s.manifest.title, 'manifest_sha256': s.manifest.digest, 'pairs': len(s.pairs),
+                      'citation': s.manifest.citation, 'root': str(s.manifest.root(self.root)),
+                      'manifest': self._manifest_argument(s.manifest.name),
+                      'split': s.label.partition(':')[2] or None}
+            for s in selections})
         meta.setdefault('conventions', {})[self.cfg.convention] = \
             metrics.get_convention(self.cfg.convention).description
         meta.setdefault('metrics', {}).update({
@@ -297,21 +434,25 @@ class _Run:
             for n, s in ((n, metrics.get_metric(n, self.cfg.convention)) for n in self.cfg.metrics)})
         meta.setdefault('methods', {}).update({
             n: {'kind': 'registered', 'paper': s.paper, 'licence': s.licence,
-                'weights': [w.file for w in s.weights]}
+                'weights': self.identities[n]['weights'], 'options': self.identities[n]['options'],
+                'key': self.identities[n]['key']}
             for n, s in ((n, methods.get_method_spec(n)) for n in self.cfg.methods)})
-        for ds, (_, pub) in plan.items():
-            for r in pub:  # `folders`: the folder per data set (a results option may hold one per data set)
+        for s in selections:
+            for r in s.published:  # `folders`: the folder per data set (a results option may hold one per data set)
                 entry = meta['methods'].get(r.name, {})
                 folders = dict(entry.get('folders', {})) if entry.get('kind') == 'published' else {}
-                folders[ds] = str(r.folder)
+                folders[s.label] = str(r.folder)
                 meta['methods'][r.name] = {'kind': 'published', 'folder': str(r.folder), 'pattern': r.pattern,
                                            'folders': folders}
         self.store.write_meta(meta)
 
     def _manifest_argument(self, name: str) -> str:
         """How the report finds a manifest again: its registered name or the user's .toml path."""
-        return next((str(Path(a).resolve()) for a in self.cfg.datasets if a.endswith('.toml') and Path(a).stem == name),
-                    name)
+        for spec in self.cfg.datasets:
+            path = parse_dataset_spec(spec)[0]
+            if path.endswith('.toml') and Path(path).stem == name:
+                return str(Path(path).resolve())
+        return name
 
 
 def _git_commit() -> str | None:
@@ -336,10 +477,12 @@ def run_benchmark(cfg: RunConfig) -> RunSummary:
     """Runs the benchmark described by `cfg`, writing results into `cfg.out` as they are produced.
 
     Raises:
-        KeyError: unknown data set, method or metric name (checked before any work starts).
+        KeyError: unknown data set, split, pair, method or metric name (checked before any fusion starts).
     """
     for name in cfg.methods:
         methods.get_method_spec(name)
     for name in cfg.metrics:
         metrics.get_metric(name, cfg.convention)
+    if cfg.limit is not None and cfg.limit < 1:
+        raise ValueError(f'Expected `limit` >= 1, but got {cfg.limit}.')
     return _Run(cfg).execute()

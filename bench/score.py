@@ -70,7 +70,8 @@ def _listing(spec: Path) -> dict[str, Path]:
     raise FileNotFoundError(f'Not found: {spec} (give an image file, a folder, or a path with {{name}} in it).')
 
 
-def _natural(key: str) -> list:
+def natural_key(key: str) -> list:
+    """Sort key that orders '2' before '10' (names of numbered images)."""
     return [int(part) if part.isdigit() else part for part in re.split(r'(\d+)', key)]
 
 
@@ -79,7 +80,7 @@ def match_triples(ir: Path, vi: Path, fused: Path) -> tuple[list[Triple], list[s
     listings = {'ir': _listing(Path(ir)), 'vi': _listing(Path(vi)), 'fused': _listing(Path(fused))}
     if all(list(v) == [''] for v in listings.values()):
         return [Triple(Path(fused).stem, *(listings[k][''] for k in ('ir', 'vi', 'fused')))], []
-    keys = sorted(set().union(*listings.values()), key=_natural)
+    keys = sorted(set().union(*listings.values()), key=natural_key)
     triples, problems = [], []
     for key in keys:
         missing = [label for label, files in listings.items() if key not in files]
@@ -95,39 +96,55 @@ def _tensor(image: np.ndarray) -> torch.Tensor:
     return t[None] if t.ndim == 2 else t.permute(2, 0, 1)
 
 
+def _read_triple(t: Triple) -> tuple[np.ndarray, ...]:
+    images = tuple(read_image(p) for p in (t.fused, t.ir, t.vi))
+    if len({im.shape[:2] for im in images}) != 1:
+        sizes = ', '.join(f'{p} is {im.shape[1]}x{im.shape[0]}' for p, im in zip((t.fused, t.ir, t.vi), images))
+        raise ValueError(f'size mismatch: {sizes}')
+    return images
+
+
 def score_triples(triples: list[Triple], metrics: list[str], convention: str, device: str = 'cpu',
                   batch: int | None = None, progress: bool = False):
-    """Yields (triple, {metric: value}) or (triple, error) per triple; same-size triples are scored in batches of
-    `batch` (default: 1 on the CPU, 8 on other devices)."""
+    """Yields (triple, {metric: value}) or (triple, error) per triple, in order; consecutive same-size triples are
+    scored in batches of `batch` (default: 1 on the CPU, 8 on other devices). The next triple is decoded in a
+    background thread while the current one is scored (decoding was about half of the time per triple)."""
     from metrics import score_images
+    from bench.prefetch import prefetched
     from bench.progress import progress_bar
     if batch is None:
         # On the CPU a batch only adds memory traffic: measured (`bench speed`, 640x480), batches of 8 scored
         # 0.6-0.9x as many triples per second as single triples, and an error then fails one triple, not eight.
         batch = 1 if torch.device(device).type == 'cpu' else 8
-    loaded, groups = {}, {}
-    for t in triples:
+    chunk: list[tuple[Triple, tuple[np.ndarray, ...]]] = []
+
+    def flush():
+        f, a, b = (torch.stack([_tensor(images[k]) for _, images in chunk]).to(device) for k in range(3))
         try:
-            images = tuple(read_image(p) for p in (t.fused, t.ir, t.vi))
-            if len({im.shape[:2] for im in images}) != 1:
-                sizes = ', '.join(f'{p} is {im.shape[1]}x{im.shape[0]}' for p, im in zip((t.fused, t.ir, t.vi), images))
-                raise ValueError(f'size mismatch: {sizes}')
+            values = score_images(f, a, b, metrics, convention)
         except Exception as err:
-            yield t, err
-            continue
-        loaded[t] = images
-        groups.setdefault(tuple(im.shape for im in images), []).append(t)
-    with progress_bar(total=len(loaded), desc='score', unit='triple', enable=progress) as bar:
-        for members in groups.values():
-            for start in range(0, len(members), batch):
-                chunk = members[start:start + batch]
-                f, a, b = (torch.stack([_tensor(loaded[t][k]) for t in chunk]).to(device) for k in range(3))
-                try:
-                    values = score_images(f, a, b, metrics, convention)
-                except Exception as err:
-                    for t in chunk:
-                        yield t, err
-                else:
-                    for i, t in enumerate(chunk):
-                        yield t, {m: float(v[i]) for m, v in values.items()}
-                bar.update(len(chunk))
+            results = [(t, err) for t, _ in chunk]
+        else:
+            results = [(t, {m: float(v[i]) for m, v in values.items()}) for i, (t, _) in enumerate(chunk)]
+        chunk.clear()
+        return results
+
+    with progress_bar(total=len(triples), desc='score', unit='triple', enable=progress) as bar:
+        for t, images in prefetched(triples, _read_triple, ahead=batch):
+            if isinstance(images, Exception):
+                yield t, images
+                bar.update(1)
+                continue
+            if chunk and tuple(im.shape for im in chunk[0][1]) != tuple(im.shape for im in images):
+                for result in flush():
+                    yield result
+                    bar.update(1)
+            chunk.append((t, images))
+            if len(chunk) == batch:
+                for result in flush():
+                    yield result
+                    bar.update(1)
+        if chunk:
+            for result in flush():
+                yield result
+                bar.update(1)

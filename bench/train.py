@@ -84,13 +84,16 @@ def add_parser(subparsers) -> None:
 
 
 def weights_options(values: list[str], method_names: list[str]) -> dict[str, dict]:
-    """`bench run --weights NAME=PATH` -> {NAME: {'weights': PATH}}, the keywords `create_method` passes to NAME.
+    """`bench run --weights NAME=PATH[,PATH...]` -> {NAME: {'weights': PATH or [PATH, ...]}}, the keywords
+    `create_method` passes to NAME.
 
-    Only for methods whose factory takes its own weights file (those trained by this project); methods with official
-    checkpoints read them from the weights directory.
+    For a method trained by this project (`dfecf*`) one file replaces the shipped weights; for a method with official
+    files (or a plug-in's), one path per file it lists (`bench weights list NAME`), in that order, replaces them:
+    such files are used as given, their checksums are not checked (run.json records their sha256 and says so).
 
     Raises:
-        UsageError: for a malformed value, a method not in the run, a method without such a factory, a missing file.
+        UsageError: for a malformed value, a method not in the run, a method without weights, a missing file or the
+            wrong number of files.
     """
     import inspect
     import methods
@@ -104,9 +107,19 @@ def weights_options(values: list[str], method_names: list[str]) -> dict[str, dic
         if name not in method_names:
             raise UsageError(f'--weights {name}: not among the methods of this run ({", ".join(method_names)}).')
         spec = methods.get_method_spec(name)
-        if spec.weights or 'weights' not in inspect.signature(spec.build).parameters:
-            raise UsageError(f'--weights does not apply to {name!r}: it loads its official files from --weights-dir.')
-        if not Path(path).is_file():
-            raise UsageError(f'--weights {name}: file not found: {path}')
-        out[name] = {'weights': Path(path)}
+        if not spec.weights and 'weights' not in inspect.signature(spec.build).parameters:
+            raise UsageError(f'--weights does not apply to {name!r}: it has no weight files.')
+        paths = [Path(p.strip()) for p in path.split(',') if p.strip()]
+        for p in paths:
+            if not p.is_file():
+                raise UsageError(f'--weights {name}: file not found: {p}')
+        if spec.weights:
+            try:
+                out[name] = {'weights': methods.user_weight_files(spec, paths)}
+            except ValueError as err:
+                raise UsageError(f'--weights {name}: {err}') from None
+        elif len(paths) != 1:
+            raise UsageError(f'--weights {name}: expected one file, but got {len(paths)}.')
+        else:
+            out[name] = {'weights': paths[0]}
     return out

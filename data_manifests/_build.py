@@ -215,6 +215,7 @@ def msrs(data: Path, prov: Provenance) -> dict:
         ),
         "homepage": "https://github.com/Linfeng-Tang/MSRS",
         "directory": "msrs",
+        "default_split": "test",
         "pairs": pairs,
         "sources": [folder_source("fused/PIAFusion/", repo, sha, path)],
         "urls": urls,
@@ -357,8 +358,8 @@ def table(d: dict[str, str]) -> list[str]:
 
 
 def to_toml(spec: dict) -> str:
-    head = ("name", "title", "description", "citation", "licence", "homepage", "directory")
-    lines = table({k: spec[k] for k in head})
+    head = ("name", "title", "description", "citation", "licence", "homepage", "directory", "default_split")
+    lines = table({k: spec[k] for k in head if k in spec})
     lines += ["pairs = ["]
     lines += ["  { " + ", ".join(table(p)) + " }," for p in spec["pairs"]]
     lines += ["]"]

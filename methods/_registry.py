@@ -4,10 +4,11 @@ from __future__ import annotations
 import difflib
 import fnmatch
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Mapping, Sequence, TypeVar
 
 __all__ = ['Weights', 'MethodSpec', 'register_method', 'list_methods', 'get_method_spec', 'create_method',
-           'suggest']
+           'suggest', 'user_weight_files']
 
 F = TypeVar('F', bound=Callable)
 
@@ -29,6 +30,15 @@ class Weights:
     url: str = ''
     git_blob: str = ''
 
+    def __post_init__(self) -> None:
+        # A placeholder or a truncated digest would only fail when a user fetches or loads the file: fail here.
+        for label, value, digits in (('sha256', self.sha256, 64), ('git_blob', self.git_blob, 40)):
+            if value and (len(value) != digits or any(c not in '0123456789abcdef' for c in value.lower())):
+                raise ValueError(f'Expected `{label}` of {self.file!r} to be {digits} hexadecimal digits, '
+                                 f'but got {value!r}.')
+        if not self.sha256 and not self.git_blob:
+            raise ValueError(f'Expected a `sha256` (or a `git_blob` id) for {self.file!r}, but got neither.')
+
 
 @dataclass(frozen=True)
 class MethodSpec:
@@ -48,6 +58,8 @@ class MethodSpec:
         tags: free-form labels ('pixel-rule', 'baseline', 'published', ...).
         note: what a user should know before running it (shown by `bench list methods`), e.g. that it takes
             more than 10 s a pair on a CPU.
+        shipped: weight files that ship inside the package (the methods this project trained); their sha256 is
+            part of what a run records as having produced a result.
     """
     name: str
     build: Callable = field(repr=False, compare=False)
@@ -59,6 +71,7 @@ class MethodSpec:
     module: str = ''
     tags: tuple[str, ...] = ()
     note: str = ''
+    shipped: tuple[Path, ...] = ()
 
 
 _METHODS: dict[str, MethodSpec] = {}
@@ -66,7 +79,7 @@ _METHODS: dict[str, MethodSpec] = {}
 
 def register_method(name: str | None = None, *, paper: str = '', licence: str = '',
                     weights: Sequence[Weights] = (), colour: str = 'ycbcr', input_multiple: int = 1,
-                    tags: Sequence[str] = (), note: str = '') -> Callable[[F], F]:
+                    tags: Sequence[str] = (), note: str = '', shipped: Sequence[Path] = ()) -> Callable[[F], F]:
     """Decorator that registers a method factory under `name` (default: the function's name).
 
     Raises:
@@ -83,7 +96,7 @@ def register_method(name: str | None = None, *, paper: str = '', licence: str = 
             raise ValueError(f'Method {key!r} is already registered by {_METHODS[key].module}; '
                              f'{factory.__module__} cannot register it again.')
         _METHODS[key] = MethodSpec(key, factory, paper, licence, tuple(weights), colour, input_multiple,
-                                   factory.__module__, tuple(tags), note)
+                                   factory.__module__, tuple(tags), note, tuple(Path(p) for p in shipped))
         return factory
     return decorate
 
@@ -133,7 +146,8 @@ def create_method(name: str, *, pretrained: bool = True, weights_dir=None, devic
         weights_dir: folder holding weight files; default from `BENCH_WEIGHTS_DIR`.
         device: torch device to move the method to.
         colour: overrides the spec's colour handling ('ycbcr', 'gray' or 'rgb').
-        **options: method-specific keywords passed to the factory.
+        **options: method-specific keywords passed to the factory. `weights=PATH` (or a list, one per file the
+            method lists) loads those files instead of the official ones, without checking their checksums.
 
     Raises:
         KeyError: for an unknown name.
@@ -143,13 +157,33 @@ def create_method(name: str, *, pretrained: bool = True, weights_dir=None, devic
     spec = get_method_spec(name)
     if colour is not None and colour not in COLOUR_MODES:
         raise ValueError(f'Expected `colour` in {COLOUR_MODES}, but got {colour!r}.')
-    if spec.weights:
+    if spec.weights and options.get('weights') is not None:  # the user's own files, used as given
+        options['weights'] = user_weight_files(spec, options['weights'])
+    elif spec.weights:
         options['weights'] = ([resolve_weights(w, weights_dir, method=spec.name) for w in spec.weights]
                               if pretrained else None)
     method = spec.build(**options)
     method.spec = spec
     method.colour = colour or spec.colour
     return method.to(device).eval()
+
+
+def user_weight_files(spec: MethodSpec, given) -> list[Path]:
+    """A user's replacement for a method's official weight files: one path per file the spec lists, in order.
+
+    Raises:
+        ValueError: for the wrong number of files.
+        FileNotFoundError: for a missing file.
+    """
+    paths = [Path(p) for p in (given if isinstance(given, (list, tuple)) else [given])]
+    if len(paths) != len(spec.weights):
+        listed = ', '.join(w.file for w in spec.weights)
+        raise ValueError(f'Expected {len(spec.weights)} weight file(s) for {spec.name!r} (in the order of its '
+                         f'official files: {listed}), but got {len(paths)}.')
+    for p in paths:
+        if not p.is_file():
+            raise FileNotFoundError(f'Weights file for {spec.name!r} not found: {p}')
+    return paths
 
 
 def registry_view() -> Mapping[str, MethodSpec]:

@@ -50,9 +50,30 @@ def available() -> bool:
     return _numba() is not None
 
 
+_KERNEL_MODULES = ('_numba_kernels', '_numba_fmi', '_numba_mef', '_numba_nabf', '_numba_qabf', '_numba_viff',
+                   '_numba_ssim', '_numba_math')
+
+
+def _announce_compilation() -> None:
+    """Says so when numba has no cached machine code for some kernel module: their first calls then compile for a
+    minute or two, which otherwise looks like a hang."""
+    import sys
+    from pathlib import Path
+    numba = _numba()
+    folder = Path(numba.config.CACHE_DIR) if numba.config.CACHE_DIR else Path(__file__).with_name('__pycache__')
+    try:
+        cached = {p.name.split('.', 1)[0] for p in folder.glob('*.nbi')}
+    except OSError:
+        return
+    if not folder.is_dir() or not set(_KERNEL_MODULES) <= cached:
+        print('Compiling the metric kernels (first run only: a minute or two; later runs load them from the cache).',
+              file=sys.stderr, flush=True)
+
+
 @lru_cache(maxsize=1)
 def _kernels():
     _numba()   # applies the threading-layer choice before the kernels are loaded
+    _announce_compilation()
     from metrics import _numba_kernels as k
     from metrics._numba_fmi import fmi_binary_maps, fmi_maps, sobel_energy, thin_edges
     from metrics._numba_mef import mef_quality, mef_strengths

@@ -9,7 +9,8 @@ from typing import Callable, Sequence, TypeVar
 import torch
 from torch import Tensor
 
-__all__ = ['MetricSpec', 'register_metric', 'register_variant', 'list_metrics', 'get_metric', 'DEFAULT_CONVENTION']
+__all__ = ['MetricSpec', 'register_metric', 'register_variant', 'list_metrics', 'get_metric', 'DEFAULT_CONVENTION',
+           'PRESETS', 'preset_metrics']
 
 F = TypeVar('F', bound=Callable)
 DEFAULT_CONVENTION = 'default'
@@ -139,6 +140,33 @@ def register_variant(name: str, convention: str, reference: str, fn: Callable | 
 
 def _conventions() -> list[str]:
     return sorted({c for c, _ in _METRICS})
+
+
+# Named selections for `--metrics`: the DFECF paper's Table 3 columns in the paper's order, and the metric sets of
+# the VIFB and MEFB benchmarks (as their conventions register them).
+PRESETS: dict[str, tuple[str, ...]] = {
+    'paper': ('sd', 'mi', 'vif', 'ag', 'en', 'sf', 'qabf'),
+    'vifb': ('ag', 'ce', 'ei', 'en', 'mi', 'psnr', 'qabf', 'qcb', 'qcv', 'rmse', 'sd', 'sf', 'ssim'),
+    'mefb': ('ag', 'ce', 'ei', 'en', 'fmi_edge', 'nmi', 'psnr', 'qabf', 'qc', 'qcb', 'qcv', 'qncie', 'qp', 'qw', 'qy',
+             'sd', 'sf', 'te', 'viff'),
+}
+
+
+def preset_metrics(preset: str, convention: str = DEFAULT_CONVENTION) -> list[str]:
+    """The metrics of `preset` ('paper', 'vifb', 'mefb' or 'all') that `convention` computes, in the preset's order.
+
+    >>> preset_metrics('paper')
+    ['sd', 'mi', 'vif', 'ag', 'en', 'sf', 'qabf']
+
+    Raises:
+        KeyError: for an unknown preset.
+    """
+    available = list_metrics(convention=convention)
+    if preset == 'all':
+        return available
+    if preset not in PRESETS:
+        raise KeyError(_unknown('metric preset', preset, sorted(PRESETS) + ['all']))
+    return [m for m in PRESETS[preset] if m in available]
 
 
 def list_metrics(pattern: str | Sequence[str] = '*', convention: str = DEFAULT_CONVENTION,

@@ -214,7 +214,7 @@ class _Builder:
                                  '', ''])
                 else:
                     rows.append([n, m.get('kind', ''), m.get('paper', ''), m.get('licence', ''),
-                                 ', '.join(m.get('weights', [])) or 'none'])
+                                 _weights_text(m.get('weights', []))])
             blocks.append({'title': 'Methods', 'header': ['name', 'kind', 'paper or folder', 'licence', 'weights'],
                            'rows': rows})
         metric_rows = []
@@ -292,3 +292,18 @@ def write_report(run_dir: str | Path, options: ReportOptions | None = None) -> P
     path = builder.out / 'index.html'
     path.write_text(page, encoding='utf-8')
     return path
+
+
+def _weights_text(weights: list) -> str:
+    """run.json's weight files of a method: {file, sha256, source} records (file names only in older runs)."""
+    if not weights:
+        return 'none'
+    parts = []
+    for w in weights:
+        if isinstance(w, dict):
+            digest = w.get('sha256') or w.get('git_blob') or ''
+            parts.append(f"{w.get('file', '')} ({w.get('source', '')}; {digest[:12]})" if digest else
+                         f"{w.get('file', '')} ({w.get('source', '')})")
+        else:
+            parts.append(str(w))
+    return ', '.join(parts)

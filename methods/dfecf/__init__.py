@@ -126,7 +126,8 @@ def _register(variant: Variant) -> None:
     factory.__doc__ = doc + ' `weights`: another weights file (default: the shipped one).'
     factory.__name__ = factory.__qualname__ = variant.name.replace('-', '_')
     register_method(variant.name, paper=PAPER, licence=LICENCE, colour='ycbcr',
-                    tags=('learned', 'dfecf') + (('ablation',) if variant.removes else ()))(factory)
+                    tags=('learned', 'dfecf') + (('ablation',) if variant.removes else ()),
+                    shipped=[shipped_weights(variant.name)])(factory)
 
 
 # A variant is registered once its trained weights are shipped (training the five takes hours on a CPU; see the model

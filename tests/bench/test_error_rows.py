@@ -139,7 +139,7 @@ def test_failed_pair_is_retried_when_the_run_is_resumed(mini, tmp_path, capsys):
     code, stdout, stderr = mini.run(capsys, out)
     n = len(PIPELINE_METHODS)
     assert code == 0, stderr
-    assert f'Fused {n} pairs, reused 0 from an earlier run' in stdout
+    assert f'Fused {n} pairs, reused 0 fused images from an earlier run' in stdout
     assert table(out / 'errors.csv', ERROR_COLUMNS) == []  # errors.csv is the latest invocation's
     assert (out / 'timing.csv').read_text().startswith(timing_before)
     assert len(table(out / 'timing.csv', TIMING_COLUMNS)) == 3 * n

@@ -188,6 +188,33 @@ def test_weights_checked_and_loaded(tmp_path, scratch_registry):
         del os.environ['BENCH_WEIGHTS_DIR']
 
 
+def test_user_weight_files_replace_the_official_ones_unchecked(tmp_path, scratch_registry):
+    """`create_method(name, weights=...)`: a user's files, one per official file, used as given (any checksum)."""
+    register_method('const_user', paper='t', licence='t',
+                    weights=[Weights('const/value.txt', '0' * 64)])(lambda weights: _Const(weights))
+    mine = tmp_path / 'mine.txt'
+    mine.write_text('0.75')
+    assert create_method('const_user', weights=mine).fuse(*_pair()).eq(0.75).all()
+    assert create_method('const_user', weights=[str(mine)]).fuse(*_pair()).eq(0.75).all()
+    with pytest.raises(ValueError, match=r"Expected 1 weight file\(s\) for 'const_user'.*const/value.txt"):
+        create_method('const_user', weights=[mine, mine])
+    with pytest.raises(FileNotFoundError, match='not found'):
+        create_method('const_user', weights=tmp_path / 'nothing.txt')
+
+
+@pytest.mark.parametrize('kwargs, match', [
+    ({'sha256': '<hex>'}, "`sha256` of 'x.pth' to be 64 hexadecimal digits, but got '<hex>'"),
+    ({'sha256': 'ab' * 31}, '64 hexadecimal digits'),
+    ({'sha256': '', 'git_blob': 'zz' * 20}, '`git_blob` of .* 40 hexadecimal digits'),
+    ({'sha256': ''}, 'Expected a `sha256`'),
+])
+def test_weights_checksums_are_validated_at_registration(kwargs, match):
+    """A placeholder digest fails where the method is declared, not when a user first fetches or loads it."""
+    with pytest.raises(ValueError, match=match):
+        Weights('x.pth', **kwargs)
+    assert Weights('x.pth', 'AB' * 32).sha256 == 'AB' * 32 and Weights('x.pth', '', git_blob='a' * 40)
+
+
 def _install_plugin(tmp_path, module: str, body: str, dist: str):
     (tmp_path / f'{module}.py').write_text(textwrap.dedent(body))
     info = tmp_path / f'{dist}-0.1.dist-info'
