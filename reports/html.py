@@ -22,7 +22,7 @@ from reports.options import ReportOptions
 from reports.output import is_denied, not_writable, prepare_output
 from reports.render import Cell, Table, to_html, write_table
 from reports.tables import (GroupSummary, _slug, ablation_groups, ablation_table, mean_rank_table, rank_table,
-                            results_tables, stats_table, summarise)
+                            results_table, results_tables, stats_table, summarise)
 from reports.timing import timing_report_table, timing_summary
 
 __all__ = ['write_report']
@@ -86,6 +86,14 @@ class _Builder:
                        for p in paths.values()]
         return _RenderedTable(to_html(table, table.key), files, collapsed, summary)
 
+    def csv(self, table: Table) -> None:
+        """Only the CSV of `table`, listed under Files."""
+        path = self.out / 'tables' / f'{table.key}.csv'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table.frame.to_csv(path, index=False)
+        rel = path.relative_to(self.out).as_posix()
+        self.files.append((f'{rel} (every metric)', rel))
+
     def figure(self, fig, stem: str, caption: str, dpi: int = 150) -> _Figure:
         from reports.figures import save_figure
         paths = save_figure(fig, self.out / 'figures', stem, dpi)
@@ -103,6 +111,8 @@ class _Builder:
         split = len(summary.groups) > 1
         for table in results_tables(summary, opt):
             group.tables.append(self.table(table))
+        if split:  # every metric in one CSV still, for scripts: a CSV has no page width
+            self.csv(results_table(summary, opt))
         if len(summary.methods) > 1:
             if split:  # one narrow table of mean ranks; the rank of every metric folded away, group by group
                 group.tables.append(self.table(mean_rank_table(summary)))

@@ -65,7 +65,8 @@ def prepare_output(run_dir: Path, out: str | Path | None = None) -> Path:
     # os.access asks the kernel with this process's rights: false for a read-only mount or a folder the user may
     # not write, so nothing is half-written before the first file fails.
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise not_writable(folder, run_dir, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
+        code = errno.EROFS if os.statvfs(folder).f_flag & os.ST_RDONLY else errno.EACCES
+        raise not_writable(folder, run_dir, PermissionError(code, os.strerror(code)))
     for sub in ('tables', 'figures'):  # outputs of an earlier build: a re-render must not leave stale files
         try:
             shutil.rmtree(folder / sub)
