@@ -110,7 +110,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     rep.add_argument('--label', action='append', metavar='OLD=NEW',
                      help='show method OLD as NEW in tables and figures; repeatable (published results are '
                           'labelled "NAME (published)" unless relabelled)')
-    rep.add_argument('--max-lines', type=int, default=8,
+    rep.add_argument('--max-lines', type=int, default=8, metavar='N',
                      help='methods drawn in each panel of the per-pair figure (default %(default)s: the best by mean '
                           'rank, or the first of --methods; the others are named there and drawn in the sorted and '
                           'distribution figures)')

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.numbers import duration, significant
+from reports.numbers import duration, tick
 from reports.tables import GroupSummary
 
 __all__ = ['method_colours', 'drawn_methods', 'short_name', 'save_figure', 'per_pair_figure', 'distribution_figure',
@@ -20,6 +20,7 @@ __all__ = ['method_colours', 'drawn_methods', 'short_name', 'save_figure', 'per_
 MAX_NAME = 24
 LEGEND_COLUMNS = 4  # 4 names of up to MAX_NAME characters fit the width of a 3-panel row
 NOTE_WIDTH = 150    # characters a line of the legend's note
+FIGURE_WIDTH = 16   # inches: the per-pair figure's three panels; wider figures are shrunk more on the page
 
 
 def _plt():
@@ -210,7 +211,10 @@ def distribution_figure(summary: GroupSummary, colours: dict[str, tuple], kind: 
     import seaborn as sns
     metrics = summary.metrics
     width = max(4.0, 0.55 * len(summary.methods) + 1.5)
-    fig, axes, _ = _panel_grid(max(1, len(metrics)), width, 3.6)
+    # Fewer panels a row for many methods: a page shows the figure FIGURE_WIDTH inches wide at most without
+    # shrinking it, and three 7.5-inch panels (11 methods) would print the method names at 40% of their size.
+    ncols = max(1, min(3, int(FIGURE_WIDTH // width)))
+    fig, axes, _ = _panel_grid(max(1, len(metrics)), width, 3.6, ncols)
     names = {m: short_name(summary.label(m)) for m in summary.methods}
     for ax, info in zip(axes, metrics):
         long = summary.values[info.name].melt(var_name='method', value_name='value').dropna()
@@ -263,7 +267,8 @@ def timing_figure(summary: pd.DataFrame, colours: dict[str, tuple], names: dict[
     if len(positive) and positive.max() / positive.min() > 30:
         ax.set_xscale('log')
         ax.xaxis.set_minor_formatter(NullFormatter())  # log axes label minor ticks as 2x10^2 otherwise
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: significant(value)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: tick(value)))
+    ax.tick_params(axis='x', labelsize=7)
     ax.set_xlabel('milliseconds per image (median, bars: inter-quartile range)', fontsize=8)
     ax.set_title('Fusion time per image (batch size 1)', fontsize=10)
     ax.grid(axis='x', alpha=0.3, lw=0.5)

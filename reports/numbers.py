@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ['significant', 'duration', 'count']
+__all__ = ['significant', 'duration', 'count', 'tick']
 
 
 def significant(value: float, digits: int = 3) -> str:
@@ -56,6 +56,16 @@ def count(value: float, unit: str = '') -> str:
         if abs(float(significant(value / scale * 1000).replace(',', ''))) >= 1000:
             return f'{_trim(significant(value / scale))} {prefix}{unit}'
     return f'{_trim(significant(value)) if abs(value) < 1 else f"{value:,.0f}"}{" " + unit if unit else ""}'
+
+
+def tick(value: float) -> str:
+    """An axis tick: plain digits, no trailing zeros.
+
+    Example:
+        >>> tick(1.0), tick(10.0), tick(1000.0), tick(0.1), tick(2.5e4)
+        ('1', '10', '1,000', '0.1', '25,000')
+    """
+    return _trim(significant(value))
 
 
 def _trim(text: str) -> str:

@@ -53,17 +53,19 @@ def test_metric_groups_put_the_paper_first_and_bound_the_width():
 
 def test_wide_results_table_is_split_in_every_format(tmp_path):
     run = big_run(tmp_path / 'run', ['a', 'b', 'c'])
-    html = write_report(run, ReportOptions(figures=False)).read_text()
+    html = write_report(run, ReportOptions(figures=False, ablation={'c': ['b']})).read_text()
     tables = tmp_path / 'run' / 'report' / 'tables'
     keys = sorted(p.stem for p in tables.glob('mini__default__results_*.tex'))
     assert len(keys) == 5 and 'mini__default__results_paper' in keys
     for key in keys:
         assert tabular_columns((tables / f'{key}.tex').read_text()) <= 1 + 8 + 1  # label, 8 metrics, pairs
+    ablation = sorted(tables.glob('mini__default__ablation_c_*.tex'))  # Table 4 is split the same way
+    assert len(ablation) == 5 and all(tabular_columns(p.read_text()) <= 1 + 8 for p in ablation)
     paper = (tables / 'mini__default__results_paper.md').read_text().splitlines()
     assert paper[2] == '| method | ' + ' | '.join(PAPER_LABELS) + ' | pairs |'  # the paper's order
     every = pd.read_csv(tables / 'mini__default__results.csv')  # one CSV keeps every metric for scripts
     assert set(ALL_31) <= set(every.columns) and list(every['method']) == ['a', 'b', 'c']
-    assert html.count('<table class="results"') == 5 + 1 + 5 + 1  # results, mean ranks, ranks per group, stats
+    assert html.count('<table class="results"') == 5 + 1 + 5 + 1 + 5  # results, mean ranks, ranks, stats, ablation
     assert '(1 of 5: the DFECF paper&#39;s seven)' in html
     # c has the highest values: first on the 26 higher-is-better metrics, last on the 5 lower-is-better ones.
     ranks = pd.read_csv(tables / 'mini__default__mean_ranks.csv')
@@ -146,13 +148,13 @@ def test_per_pair_figure_has_one_legend_and_at_most_8_lines(tmp_path):
 
     from reports.figures import distribution_figure, method_colours, per_pair_figure
     meta = {'methods': {m: {'kind': 'published'} for m in ELEVEN[4:]}}
-    run = load_run(big_run(tmp_path / 'run', ELEVEN, ALL_31[:12], meta_extra=meta))
+    run = load_run(big_run(tmp_path / 'run', ELEVEN, ALL_31[:6], meta_extra=meta))
     summary = summarise(run, 'mini', 'default')
     colours = method_colours(ELEVEN)
     fig = per_pair_figure(summary, colours, max_lines=8)
     [legend] = legends(fig)  # one for the figure, not one per panel
     panels = [ax for ax in fig.axes if ax.get_title()]
-    assert len(panels) == 12 and all(len(ax.get_lines()) == 8 for ax in panels)
+    assert len(panels) == 6 and all(len(ax.get_lines()) == 8 for ax in panels)
     # Method k scores about k higher, so the best by mean rank are the last 8; the first three are left out.
     texts = [t.get_text() for t in legend.get_texts()]
     assert sorted(texts) == sorted(['average'] + [f'{m} (published)' for m in ELEVEN[4:]])
