@@ -14,6 +14,7 @@ def _split(values: list[str] | None) -> list[str]:
 def options_from_args(args: argparse.Namespace):
     """`ReportOptions` from the parsed arguments; ValueError naming the option for a malformed value."""
     from reports import ReportOptions
+    from reports.names import parse_labels
     zoom = None
     if args.zoom:
         try:
@@ -38,11 +39,15 @@ def options_from_args(args: argparse.Namespace):
             ablation[full.strip()] = _split([variants])
     if args.n_pairs < 1:
         raise ValueError(f'Expected --n-pairs >= 1, but got {args.n_pairs}.')
+    if args.max_lines < 1:
+        raise ValueError(f'Expected --max-lines >= 1, but got {args.max_lines}.')
     return ReportOptions(std=args.std, decimals=args.decimals, transpose=args.transpose, test=args.test,
                          alpha=args.alpha, figures=False if args.no_figures else None, embed=not args.link_figures,
                          pairs=_split(args.pairs) or None, n_qualitative=args.n_pairs, zoom=zoom, ablation=ablation,
                          directions=directions, distribution='violin' if args.violin else 'box',
-                         data_root=Path(args.data_root) if args.data_root else None)
+                         data_root=Path(args.data_root) if args.data_root else None,
+                         metrics=_split(args.metrics) or None, methods=_split(args.methods) or None,
+                         labels=parse_labels(args.label or []), max_lines=args.max_lines)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -55,7 +60,12 @@ def cmd_report(args: argparse.Namespace) -> int:
         options = options_from_args(args)
     except ValueError as err:
         raise UsageError(str(err)) from None
-    print(write_report(run_dir, options))
+    # A folder that is not writable raises ReportNotWritable (an OSError): bench.cli.main prints its one line,
+    # which names the folder and suggests --out, and exits 1. Unknown names raise KeyError (did you mean), exit 2.
+    try:
+        print(write_report(run_dir, options, args.out))
+    except ValueError as err:  # --out holds other files, or two methods got one label
+        raise UsageError(str(err)) from None
     return EXIT_OK
 
 
@@ -88,5 +98,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                      help='direction of a metric the run did not record; repeatable')
     rep.add_argument('--violin', action='store_true', help='violin instead of box plots')
     rep.add_argument('--data-root', help='where the source images are now, if the data root has moved')
+    rep.add_argument('--out', metavar='DIR', help='write the report into DIR instead of RUN_DIR/report (for a '
+                     'read-only run folder); DIR must be new, empty or an earlier report')
+    rep.add_argument('--metrics', action='append', metavar='NAMES',
+                     help='metrics to show, in this order, comma separated: names, globs, all, or a group (paper: '
+                          "the DFECF paper's seven; information, structural, feature, perception, error); one table. "
+                          'Default: every metric, tables of more than 8 split into groups, the paper\'s seven first')
+    rep.add_argument('--methods', action='append', metavar='NAMES',
+                     help='methods to show, in this order, comma separated (names or globs; default: all, in the '
+                          'order of the run)')
+    rep.add_argument('--label', action='append', metavar='OLD=NEW',
+                     help='show method OLD as NEW in tables and figures; repeatable (published results are '
+                          'labelled "NAME (published)" unless relabelled)')
+    rep.add_argument('--max-lines', type=int, default=8, metavar='N',
+                     help='methods drawn in each panel of the per-pair figure (default %(default)s: the best by mean '
+                          'rank, or the first of --methods; the others are named there and drawn in the sorted and '
+                          'distribution figures)')
     rep.set_defaults(func=cmd_report)
     return rep

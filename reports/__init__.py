@@ -5,7 +5,8 @@ be re-rendered; never imports torch, the methods or the metrics.
 """
 from reports.html import write_report
 from reports.options import ReportOptions
+from reports.output import ReportNotWritable
 from reports.tables import mean_table
 from reports.timing import timing_table
 
-__all__ = ['ReportOptions', 'mean_table', 'timing_table', 'write_report']
+__all__ = ['ReportNotWritable', 'ReportOptions', 'mean_table', 'timing_table', 'write_report']

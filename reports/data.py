@@ -84,6 +84,17 @@ class RunData:
         """Methods in the order the run wrote them (registered methods first, then published results)."""
         return _first_seen(self.select(dataset, convention)['method'])
 
+    def all_methods(self) -> list[str]:
+        """Every method of the run (scored or timed), in the order first written."""
+        seen = [m for ds, conv in self.groups() for m in self.methods(ds, conv)]
+        if not self.timing.empty:
+            seen += _first_seen(self.timing['method'])
+        return list(dict.fromkeys(seen))
+
+    def all_metrics(self) -> list[str]:
+        """Every metric scored under any convention, in the order `metrics` gives them."""
+        return list(dict.fromkeys(m for ds, conv in self.groups() for m in self.metrics(ds, conv)))
+
     def metrics(self, dataset: str, convention: str) -> list[str]:
         """Metrics in the order of the run's invocations (its --metrics), then any others in the order written."""
         present = _first_seen(self.select(dataset, convention)['metric'])

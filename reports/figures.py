@@ -11,11 +11,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reports.tables import GroupSummary, column_decimals
+from reports.numbers import duration, tick
+from reports.tables import GroupSummary
 
-__all__ = ['method_colours', 'short_name', 'save_figure', 'per_pair_figure', 'distribution_figure', 'timing_figure']
+__all__ = ['method_colours', 'drawn_methods', 'short_name', 'save_figure', 'per_pair_figure', 'distribution_figure',
+           'timing_figure']
 
 MAX_NAME = 24
+LEGEND_COLUMNS = 4  # 4 names of up to MAX_NAME characters fit the width of a 3-panel row
+NOTE_WIDTH = 150    # characters a line of the legend's note
+FIGURE_WIDTH = 16   # inches: the per-pair figure's three panels; wider figures are shrunk more on the page
 
 
 def _plt():
@@ -40,10 +45,79 @@ def short_name(name: str, limit: int = MAX_NAME) -> str:
 
 
 def method_colours(methods: list[str]) -> dict[str, tuple]:
-    """A fixed colour per method, in order (tab10, then tab20 for more than ten methods)."""
+    """A fixed colour per method, in order: tab10, or for more than ten methods tab20 with its ten strong colours
+    first (tab20 alternates strong and pale shades of one hue, so in its own order methods 1 and 2 look alike)."""
     plt = _plt()
-    cmap = plt.get_cmap('tab10' if len(methods) <= 10 else 'tab20')
-    return {m: cmap(i % cmap.N) for i, m in enumerate(methods)}
+    if len(methods) <= 10:
+        cmap = plt.get_cmap('tab10')
+        return {m: cmap(i % 10) for i, m in enumerate(methods)}
+    cmap = plt.get_cmap('tab20')
+    order = list(range(0, 20, 2)) + list(range(1, 20, 2))
+    return {m: cmap(order[i % 20]) for i, m in enumerate(methods)}
+
+
+def drawn_methods(summary: GroupSummary, limit: int) -> tuple[list[str], list[str]]:
+    """(methods drawn, methods left out) of a figure that can hold `limit` lines a panel.
+
+    The user's own selection is drawn in its order (the first `limit`); otherwise the `limit` best by mean rank
+    over the metrics with a known direction (the ones a reader compares), kept in the run's order.
+
+    Example:
+        >>> import pandas as pd
+        >>> from reports.data import MetricInfo
+        >>> s = GroupSummary('d', 'c', '', ['a', 'b', 'c'], [MetricInfo('en', 'EN', True)], {},
+        ...                  pd.DataFrame({'en': [1.0, 3.0, 2.0]}, index=['a', 'b', 'c']), None, None, 1, {}, {})
+        >>> drawn_methods(s, 2)
+        (['b', 'c'], ['a'])
+    """
+    methods = list(summary.methods)
+    if len(methods) <= limit:
+        return methods, []
+    if summary.chosen:
+        return methods[:limit], methods[limit:]
+    ranked = [i for i in summary.metrics if i.higher_is_better is not None]
+    if ranked:
+        ranks = pd.DataFrame({i.name: summary.mean[i.name].rank(ascending=not i.higher_is_better)
+                              for i in ranked}, index=methods).mean(axis=1)
+        best = set(ranks.sort_values(kind='stable', na_position='last').index[:limit])
+    else:
+        best = set(methods[:limit])
+    return [m for m in methods if m in best], [m for m in methods if m not in best]
+
+
+def _note(summary: GroupSummary, drawn: int, left_out: list[str]) -> str:
+    import textwrap
+    names = ', '.join(short_name(summary.label(m)) for m in left_out)
+    return '\n'.join(textwrap.wrap(f'Not drawn here ({drawn} lines a panel at most; every method is in the sorted '
+                                   f'and distribution figures): {names}', NOTE_WIDTH))
+
+
+def _note_lines(left_out: list[str]) -> int:
+    """Lines the note about `left_out` takes (an upper bound: names are at most MAX_NAME characters)."""
+    return -(-(110 + (MAX_NAME + 2) * len(left_out)) // NOTE_WIDTH)
+
+
+def _legend(strip, summary: GroupSummary, methods: list[str], colours: dict[str, tuple], left_out: list[str],
+            line_style: str = '-o') -> None:
+    """One legend for the whole figure, above the panels: every panel draws the same methods in the same colours,
+    so a legend per panel only repeats itself (31 times with every metric) and covers the lines. The methods left
+    out are named in its title."""
+    from matplotlib.lines import Line2D
+    n_min = summary.n.loc[methods].min(axis=1) if summary.metrics else pd.Series(summary.n_total, index=methods)
+    handles, labels = [], []
+    for method in methods:
+        k = int(n_min[method])
+        handles.append(Line2D([], [], color=colours[method], lw=1.5, marker='o' if 'o' in line_style else None,
+                              ms=3))
+        incomplete = f' ({k}/{summary.n_total} pairs)' if k < summary.n_total else ''
+        labels.append(short_name(summary.label(method)) + incomplete)
+    ncol = min(len(methods), LEGEND_COLUMNS)
+    # Matplotlib fills a legend column by column; this order makes it read row by row, as the methods are listed.
+    order = [i for c in range(ncol) for i in range(c, len(methods), ncol)]
+    handles, labels = [handles[i] for i in order], [labels[i] for i in order]
+    strip.legend(handles, labels, loc='center', ncol=ncol, fontsize=8,
+                 frameon=False, title=_note(summary, len(methods), left_out) if left_out else None,
+                 title_fontsize=8, handlelength=2.0, columnspacing=1.5, borderaxespad=0)
 
 
 def save_figure(fig, folder: Path, stem: str, dpi: int = 150) -> dict[str, Path]:
@@ -58,48 +132,58 @@ def save_figure(fig, folder: Path, stem: str, dpi: int = 150) -> dict[str, Path]
     return paths
 
 
-def _panel_grid(n: int, width: float, height: float, ncols: int = 3):
+def _panel_grid(n: int, width: float, height: float, ncols: int = 3, legend_height: float = 0.0):
+    """A figure of `n` panels, `ncols` a row; with `legend_height` (inches), a strip above them for one legend.
+
+    Returns (figure, panels, legend strip or None). The strip is an axes of its own because constrained layout
+    places a figure legend 'outside upper center' on top of the suptitle.
+    """
     plt = _plt()
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False,
-                             layout='constrained')
-    for ax in axes.flat[n:]:
-        ax.set_visible(False)
-    return fig, list(axes.flat[:n])
+    fig = plt.figure(figsize=(width * ncols, height * nrows + legend_height), layout='constrained')
+    top = 1 if legend_height else 0
+    grid = fig.add_gridspec(nrows + top, ncols, height_ratios=([legend_height] if top else []) + [height] * nrows)
+    strip = None
+    if top:
+        strip = fig.add_subplot(grid[0, :])
+        strip.axis('off')
+    axes = [fig.add_subplot(grid[top + i // ncols, i % ncols]) for i in range(n)]
+    return fig, axes, strip
 
 
-def per_pair_figure(summary: GroupSummary, colours: dict[str, tuple], sort: bool = False):
-    """Figure 6: one panel per metric, the pairs on x, one line per method; legends give each method's mean.
+def per_pair_figure(summary: GroupSummary, colours: dict[str, tuple], sort: bool = False,
+                    max_lines: int | None = None):
+    """Figure 6: one panel per metric, the pairs on x, one line per method, one legend above the panels.
 
     With `sort`, each method's values are sorted from worst to best (by the metric's direction), which shows the
-    spread and the share of pairs on which one method beats another regardless of which pair it is.
+    spread and the share of pairs on which one method beats another regardless of which pair it is. With
+    `max_lines`, at most that many methods are drawn (see `drawn_methods`); the figure names the others.
     """
     _plt()
     from matplotlib.ticker import MaxNLocator
     metrics = summary.metrics
-    rows_of_legend = -(-len(summary.methods) // 3) if len(summary.methods) > 4 else 0
-    fig, axes = _panel_grid(max(1, len(metrics)), 5.2, 3.4 + 0.16 * rows_of_legend)
+    methods, left_out = drawn_methods(summary, max_lines) if max_lines else (list(summary.methods), [])
+    columns = min(len(methods), LEGEND_COLUMNS)
+    lines = -(-len(methods) // columns) + (_note_lines(left_out) if left_out else 0) if methods else 0
+    fig, axes, strip = _panel_grid(max(1, len(metrics)), 5.2, 3.2, legend_height=0.2 * lines + 0.1 if lines else 0)
     pairs = list(summary.values[metrics[0].name].index) if metrics else []
     n_pairs = len(pairs)
     for ax, info in zip(axes, metrics):
         values = summary.values[info.name]
-        d = column_decimals(summary.mean[info.name])
-        for method in summary.methods:
+        for method in methods:
             col = values[method]
             n = int(col.notna().sum())
             if n == 0:
                 continue
-            label = f'{short_name(method)} ({summary.mean.loc[method, info.name]:.{d}f}'
-            label += f', {n}/{summary.n_total} pairs)' if n < summary.n_total else ')'
             if sort:
                 ordered = np.sort(col.dropna().to_numpy())
                 if info.higher_is_better is False:
                     ordered = ordered[::-1]
-                ax.plot(np.arange(1, n + 1), ordered, '-', color=colours[method], lw=1.3, label=label)
+                ax.plot(np.arange(1, n + 1), ordered, '-', color=colours[method], lw=1.3, label=method)
             else:
                 ax.plot(np.arange(1, n_pairs + 1), col.to_numpy(), '-o', color=colours[method], lw=1.1, ms=2.5,
-                        label=label)
+                        label=method)
         ax.set_title(f'{info.label} {info.arrow}', fontsize=10)
         if sort:
             direction = 'worst → best' if info.higher_is_better is not None else 'ascending'
@@ -113,13 +197,10 @@ def per_pair_figure(summary: GroupSummary, colours: dict[str, tuple], sort: bool
                           rotation=90 if any(len(str(p)) > 3 for p in pairs) else 0)
         ax.tick_params(axis='y', labelsize=7)
         ax.grid(alpha=0.3, lw=0.5)
-        if len(summary.methods) <= 4:
-            ax.legend(fontsize=6, framealpha=0.75, loc='best', title='mean', title_fontsize=6)
-        else:  # many lines: the legend goes under the panel instead of over the data
-            ax.legend(fontsize=6, ncol=3, loc='upper center', bbox_to_anchor=(0.5, -0.2), frameon=False,
-                      title='mean', title_fontsize=6, handlelength=1.5, columnspacing=1.0)
     kind = 'sorted values per method' if sort else 'per pair'
     fig.suptitle(f'{summary.dataset}, convention {summary.convention}: {kind}', fontsize=11)
+    if strip is not None:
+        _legend(strip, summary, methods, colours, left_out, '-' if sort else '-o')
     if not metrics:
         axes[0].text(0.5, 0.5, 'no scores', ha='center', va='center')
     return fig
@@ -130,8 +211,11 @@ def distribution_figure(summary: GroupSummary, colours: dict[str, tuple], kind: 
     import seaborn as sns
     metrics = summary.metrics
     width = max(4.0, 0.55 * len(summary.methods) + 1.5)
-    fig, axes = _panel_grid(max(1, len(metrics)), width, 3.6)
-    names = {m: short_name(m, 18) for m in summary.methods}
+    # Fewer panels a row for many methods: a page shows the figure FIGURE_WIDTH inches wide at most without
+    # shrinking it, and three 7.5-inch panels (11 methods) would print the method names at 40% of their size.
+    ncols = max(1, min(3, int(FIGURE_WIDTH // width)))
+    fig, axes, _ = _panel_grid(max(1, len(metrics)), width, 3.6, ncols)
+    names = {m: short_name(summary.label(m)) for m in summary.methods}
     for ax, info in zip(axes, metrics):
         long = summary.values[info.name].melt(var_name='method', value_name='value').dropna()
         long['method'] = long['method'].map(names)
@@ -159,24 +243,32 @@ def distribution_figure(summary: GroupSummary, colours: dict[str, tuple], kind: 
     return fig
 
 
-def timing_figure(summary: pd.DataFrame, colours: dict[str, tuple]):
-    """Median milliseconds per image with the inter-quartile range, one bar per (data set, method, device)."""
+def timing_figure(summary: pd.DataFrame, colours: dict[str, tuple], names: dict[str, str] | None = None):
+    """Median milliseconds per image with the inter-quartile range, one bar per (data set, method, device).
+
+    Bars are labelled in plain units ('1.91 s', '45.7 ms'), and so is the axis, also on a log scale.
+    """
     plt = _plt()
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+    names = names or {}
     n = len(summary)
     fig, ax = plt.subplots(figsize=(7.5, 0.9 + 0.38 * n), layout='constrained')
     several = summary['dataset'].nunique() > 1
-    labels = [f'{short_name(r.method)}' + (f' [{r.dataset}]' if several else '') + f'\n{r.device_label}'
-              for r in summary.itertuples()]
+    labels = [f'{short_name(names.get(r.method, r.method))}' + (f' [{r.dataset}]' if several else '') +
+              f'\n{r.device_label}' for r in summary.itertuples()]
     y = np.arange(n)[::-1]
     err = np.vstack([summary['median_ms'] - summary['q1_ms'], summary['q3_ms'] - summary['median_ms']])
     ax.barh(y, summary['median_ms'], xerr=err, color=[colours.get(m, 'grey') for m in summary['method']],
             capsize=3, height=0.6, error_kw={'lw': 0.8})
     for yi, value, q3 in zip(y, summary['median_ms'], summary['q3_ms']):
-        ax.text(max(value, q3), yi, f'  {value:.3g} ms', va='center', ha='left', fontsize=7)
+        ax.text(max(value, q3), yi, f'  {duration(value)}', va='center', ha='left', fontsize=7)
     ax.set_yticks(y, labels, fontsize=7)
     positive = summary['median_ms'][summary['median_ms'] > 0]
     if len(positive) and positive.max() / positive.min() > 30:
         ax.set_xscale('log')
+        ax.xaxis.set_minor_formatter(NullFormatter())  # log axes label minor ticks as 2x10^2 otherwise
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: tick(value)))
+    ax.tick_params(axis='x', labelsize=7)
     ax.set_xlabel('milliseconds per image (median, bars: inter-quartile range)', fontsize=8)
     ax.set_title('Fusion time per image (batch size 1)', fontsize=10)
     ax.grid(axis='x', alpha=0.3, lw=0.5)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import shutil
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,10 +16,13 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from reports.data import RunData, load_run
+from reports.groups import PRESETS
+from reports.names import choose, method_labels
 from reports.options import ReportOptions
+from reports.output import is_denied, not_writable, prepare_output
 from reports.render import Cell, Table, to_html, write_table
-from reports.tables import (GroupSummary, _slug, ablation_groups, ablation_table, rank_table, results_table,
-                            stats_table, summarise)
+from reports.tables import (GroupSummary, _slug, ablation_groups, ablation_table, mean_rank_table, rank_table,
+                            results_table, results_tables, stats_table, summarise)
 from reports.timing import timing_report_table, timing_summary
 
 __all__ = ['write_report']
@@ -63,9 +66,9 @@ class _Dataset:
 
 
 class _Builder:
-    def __init__(self, run: RunData, options: ReportOptions) -> None:
-        self.run, self.options = run, options
-        self.out = run.run_dir / 'report'
+    def __init__(self, run: RunData, options: ReportOptions, out: Path) -> None:
+        self.run, self.options, self.out = run, options, out
+        self.labels = method_labels(run.all_methods(), run.meta, options.labels)
         self.env = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(['html', 'j2']),
                                trim_blocks=True, lstrip_blocks=True)
         self.css = (_TEMPLATES / 'style.css').read_text()
@@ -83,6 +86,14 @@ class _Builder:
                        for p in paths.values()]
         return _RenderedTable(to_html(table, table.key), files, collapsed, summary)
 
+    def csv(self, table: Table) -> None:
+        """Only the CSV of `table`, listed under Files."""
+        path = self.out / 'tables' / f'{table.key}.csv'
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table.frame.to_csv(path, index=False)
+        rel = path.relative_to(self.out).as_posix()
+        self.files.append((f'{rel} (every metric)', rel))
+
     def figure(self, fig, stem: str, caption: str, dpi: int = 150) -> _Figure:
         from reports.figures import save_figure
         paths = save_figure(fig, self.out / 'figures', stem, dpi)
@@ -97,21 +108,40 @@ class _Builder:
     def group(self, summary: GroupSummary, colours: dict) -> _Group:
         ds, conv, opt = summary.dataset, summary.convention, self.options
         group = _Group(f'{_slug(ds)}--{_slug(conv)}', f'{ds}, convention {conv}')
-        group.tables.append(self.table(results_table(summary, opt)))
+        split = len(summary.groups) > 1
+        for table in results_tables(summary, opt):
+            group.tables.append(self.table(table))
+        if split:  # every metric in one CSV still, for scripts: a CSV has no page width
+            self.csv(results_table(summary, opt))
         if len(summary.methods) > 1:
-            group.tables.append(self.table(rank_table(summary)))
+            if split:  # one narrow table of mean ranks; the rank of every metric folded away, group by group
+                group.tables.append(self.table(mean_rank_table(summary)))
+                for i, g in enumerate(summary.groups, 1):
+                    group.tables.append(self.table(rank_table(summary, g), collapsed=True,
+                                                   summary=f'Rank on each metric, {i} of {len(summary.groups)}: '
+                                                           f'{g.title}'))
+            else:
+                group.tables.append(self.table(rank_table(summary)))
         if summary.versus_best:
             group.tables.append(self.table(stats_table(summary, opt), collapsed=True,
                                            summary='Paired statistics behind the markers'))
         for full, variants in ablation_groups(summary.methods, opt.ablation).items():
-            group.tables.append(self.table(ablation_table(summary, full, variants, opt)))
+            for g in summary.groups or [None]:
+                group.tables.append(self.table(ablation_table(summary, full, variants, opt, g)))
         if opt.figures and summary.metrics:
-            from reports.figures import distribution_figure, per_pair_figure
+            from reports.figures import distribution_figure, drawn_methods, per_pair_figure
             stem = f'{_slug(ds)}__{_slug(conv)}'
+            _, left_out = drawn_methods(summary, opt.max_lines)
+            how = f'the first {opt.max_lines} of --methods' if summary.chosen else \
+                f'the {opt.max_lines} best by mean rank'
             group.figures.append(self.figure(
-                per_pair_figure(summary, colours), f'{stem}__per_pair',
-                f'Per-pair values on {ds} (convention {conv}): one panel per metric, one line per method; the legend '
-                f'gives each method\'s mean (Figure 6 of the DFECF paper).'))
+                per_pair_figure(summary, colours, max_lines=opt.max_lines), f'{stem}__per_pair',
+                f'Per-pair values on {ds} (convention {conv}): one panel per metric, one line per method '
+                f'(Figure 6 of the DFECF paper); the means are in the results table.' +
+                (f' {len(left_out)} of the {len(summary.methods)} methods are left out to keep the lines apart '
+                 f'({how} are drawn; --methods chooses them, --max-lines how many): '
+                 f'{", ".join(summary.label(m) for m in left_out)}; the next two figures show every method.'
+                 if left_out else '')))
             group.figures.append(self.figure(
                 per_pair_figure(summary, colours, sort=True), f'{stem}__sorted',
                 'The same values sorted per method from worst to best: the spread of each method over the pairs.'))
@@ -122,6 +152,7 @@ class _Builder:
 
     def qualitative(self, dataset: _Dataset, summary: GroupSummary, colours: dict) -> None:
         """Figures 5 and 7 for one data set; a note instead when the images cannot be found."""
+        from reports.figures import short_name
         from reports.qualitative import ImageFinder, choose_pairs, grid_figure
         opt = self.options
         try:
@@ -145,28 +176,33 @@ class _Builder:
         how = 'chosen by the user' if opt.pairs else 'where the methods\' scores disagree most'
         zoom = 'the box given by the user' if opt.zoom else 'where the fused images differ most'
         stem = _slug(summary.dataset)
-        fig, _ = grid_figure(finder, pairs, summary.methods, f'{summary.dataset}: fused images', opt.zoom)
+        names = {m: short_name(summary.label(m)) for m in summary.methods}
+        fig, _ = grid_figure(finder, pairs, summary.methods, f'{summary.dataset}: fused images', opt.zoom, names)
         dataset.figures.append(self.figure(
             fig, f'{stem}__qualitative',
             f'Fused images of every method on pairs {", ".join(pairs)} of {summary.dataset} ({how}); the red box '
             f'({zoom}) is shown enlarged in the inset of every panel (Figure 5 of the DFECF paper).', dpi=130))
         for full, variants in ablation_groups(summary.methods, opt.ablation).items():
             fig, _ = grid_figure(finder, pairs, variants + [full], f'{summary.dataset}: ablation of {full}', opt.zoom,
-                                 labels={full: f'{full} (full)'})
+                                 labels={**names, full: f'{names[full]} (full)'})
             dataset.figures.append(self.figure(
                 fig, f'{stem}__ablation_{_slug(full)}',
                 f'Fused images of the variants of {full} and the full model on the same pairs and boxes '
                 f'(Figure 7 of the DFECF paper).', dpi=130))
 
     def timing(self, colours: dict) -> dict | None:
-        summary = timing_summary(self.run.timing)
+        timing = self.run.timing
+        if self.options.methods and not timing.empty:
+            chosen = choose(self.options.methods, self.run.all_methods(), 'method')
+            timing = timing[timing['method'].astype(str).isin(chosen)]
+        summary = timing_summary(timing)
         if summary.empty:
             return None
-        rendered = self.table(timing_report_table(summary))
+        rendered = self.table(timing_report_table(summary, self.labels))
         figures = []
         if self.options.figures:
             from reports.figures import timing_figure
-            figures.append(self.figure(timing_figure(summary, colours), 'timing',
+            figures.append(self.figure(timing_figure(summary, colours, self.labels), 'timing',
                                        'Median milliseconds per image of each method and device; bars give the '
                                        'inter-quartile range over the pairs.'))
         return {'html': rendered.html, 'files': rendered.files, 'figures': figures}
@@ -244,22 +280,41 @@ def _means(summary: GroupSummary) -> pd.DataFrame:
     return table.assign(dataset=summary.dataset, convention=summary.convention)
 
 
-def write_report(run_dir: str | Path, options: ReportOptions | None = None) -> Path:
-    """Writes `<run_dir>/report/`: index.html, tables/ (CSV, Markdown, LaTeX, HTML per table), figures/ (PNG, PDF)
-    and means.csv, from the run's saved results only; returns the path of index.html.
+def _check_choices(run: RunData, options: ReportOptions) -> None:
+    """Unknown --methods, --metrics or --label names fail before anything is written (KeyError, did you mean)."""
+    if options.methods:
+        choose(options.methods, run.all_methods(), 'method')
+    if options.metrics:
+        choose(options.metrics, run.all_metrics(), 'metric', PRESETS, case_sensitive=False)
+    method_labels(run.all_methods(), run.meta, options.labels)
+
+
+def write_report(run_dir: str | Path, options: ReportOptions | None = None, out: str | Path | None = None) -> Path:
+    """Writes the report of `run_dir` into `out` (default `<run_dir>/report/`): index.html, tables/ (CSV, Markdown,
+    LaTeX, HTML per table), figures/ (PNG, PDF) and means.csv, from the run's saved results only; returns the path
+    of index.html. The run folder itself is only read, so with `out` it may be read-only.
 
     Raises:
         FileNotFoundError: when `run_dir` is not a run folder.
+        KeyError: a method, metric or label names something the run does not have.
+        ReportNotWritable: the report's folder cannot be written (a read-only run folder: pass `out`).
+        ValueError: `out` holds files that are not an earlier report.
     """
     options = options or ReportOptions()
     run = load_run(run_dir, options.directions)
-    builder = _Builder(run, options)
-    for sub in ('tables', 'figures'):  # outputs of an earlier build: a re-render must not leave stale files
-        shutil.rmtree(builder.out / sub, ignore_errors=True)
-    builder.out.mkdir(parents=True, exist_ok=True)
-    all_methods = list(dict.fromkeys(m for ds, conv in run.groups() for m in run.methods(ds, conv)))
-    if not run.timing.empty:
-        all_methods += [m for m in dict.fromkeys(run.timing['method'].astype(str)) if m not in all_methods]
+    _check_choices(run, options)
+    folder = prepare_output(run.run_dir, out)
+    try:
+        return _build(run, options, folder)
+    except OSError as err:  # a folder that turned read-only half-way, or a file inside it that is
+        if is_denied(err):
+            raise not_writable(folder, run.run_dir, err) from None
+        raise
+
+
+def _build(run: RunData, options: ReportOptions, folder: Path) -> Path:
+    builder = _Builder(run, options, folder)
+    all_methods = run.all_methods()
     colours = {}
     if options.figures:
         from reports.figures import method_colours
@@ -267,6 +322,9 @@ def write_report(run_dir: str | Path, options: ReportOptions | None = None) -> P
     datasets, means = {}, []
     for ds, conv in run.groups():
         summary = summarise(run, ds, conv, options)
+        if not summary.methods or not summary.metrics:
+            builder.notes.append(f'Nothing of {ds}, convention {conv}, was chosen (--methods, --metrics).')
+            continue
         means.append(_means(summary))
         if ds not in datasets:
             facts = run.meta.get('datasets', {}).get(ds, {})
@@ -283,8 +341,11 @@ def write_report(run_dir: str | Path, options: ReportOptions | None = None) -> P
     order = [f for d in datasets.values() for f in [x for g in d.groups for x in g.figures] + d.figures]
     for number, fig in enumerate(order + (timing['figures'] if timing else []), 1):
         fig.label = f'Figure {number}.'  # numbered in page order, not in the order they were drawn
+    # Links to the run's own files, relative so that the pair of folders can be moved together.
+    run_files = Path(os.path.relpath(run.run_dir.resolve(), builder.out.resolve())).as_posix() + '/'
     page = builder.env.get_template('report.html.j2').render(
-        run={'name': run.name, 'path': str(run.run_dir.resolve()), 'version': run.meta.get('version', '?')},
+        run={'name': run.name, 'path': str(run.run_dir.resolve()), 'version': run.meta.get('version', '?'),
+             'files': run_files},
         built=dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds'), css=builder.css,
         warnings=builder.warnings(), notes=builder.notes, datasets=list(datasets.values()),
         timing=timing, errors=errors, n_errors=len(run.errors),

@@ -34,6 +34,16 @@ class ReportOptions:
         directions: {metric: higher_is_better} for metrics the run did not record (or to override it).
         distribution: 'box' or 'violin'.
         data_root: where the source images are, when the run's recorded location has moved.
+        metrics: which metrics, in this order, as names, globs, `all` or family names (`paper` for the DFECF
+            paper's seven; see `reports.groups`). Default: every metric of the run; tables with more than
+            `table_width` of them are split into metric groups, the paper's seven first. A chosen list is one table.
+        methods: which methods, in this order (names or globs), in every table and figure. Default: all, in the
+            order the run wrote them.
+        labels: {method: label} shown instead of the name. Published result folders are labelled
+            `NAME (published)` unless relabelled here.
+        max_lines: lines per panel of the per-pair figure; the other methods are named in the figure and drawn in
+            the sorted and distribution figures. Default 8: the best by mean rank, or the first of `methods`.
+        table_width: at most this many metrics per table when the metrics are not chosen.
     """
     std: bool = False
     decimals: int = 4
@@ -50,6 +60,11 @@ class ReportOptions:
     directions: dict[str, bool] = field(default_factory=dict)
     distribution: str = 'box'
     data_root: Path | None = None
+    metrics: list[str] | None = None
+    methods: list[str] | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    max_lines: int = 8
+    table_width: int = 8
 
     def __post_init__(self) -> None:
         if self.figures is None:
@@ -65,5 +80,9 @@ class ReportOptions:
             if not (0 <= x < 1 and 0 <= y < 1 and 0 < w <= 1 - x and 0 < h <= 1 - y):
                 raise ValueError(f'Expected `zoom` (x, y, width, height) as fractions inside the image, but got '
                                  f'{self.zoom}.')
+        if self.max_lines < 1:
+            raise ValueError(f'Expected `max_lines` of at least 1, but got {self.max_lines}.')
+        if self.table_width < 1:
+            raise ValueError(f'Expected `table_width` of at least 1 metric, but got {self.table_width}.')
         if not 0 <= self.decimals <= 10:
             raise ValueError(f'Expected `decimals` between 0 and 10, but got {self.decimals}.')

@@ -16,11 +16,12 @@ from reports.data import RunData
 from reports.figures import _plt, short_name
 from reports.tables import GroupSummary
 
-__all__ = ['ImageFinder', 'disagreement', 'choose_pairs', 'zoom_box', 'grid_figure']
+__all__ = ['ImageFinder', 'disagreement', 'choose_pairs', 'zoom_box', 'grid_shape', 'grid_figure']
 
 MAX_SIDE = 640     # panels are drawn from images at most this wide or high (keeps the PDF small)
 BOX_FRACTION = 0.22
 INSET_FRACTION = 0.42
+MAX_COLUMNS = 6    # panels a row: about 1.9 in each, so a row fits a 1400 px page at full size
 
 
 @dataclass
@@ -179,9 +180,23 @@ def _show(ax, image: np.ndarray | None, box: tuple[float, float, float, float], 
         spine.set_linewidth(1.2)
 
 
+def grid_shape(n_panels: int, max_columns: int = MAX_COLUMNS) -> tuple[int, int]:
+    """(rows, columns) of one pair's panels: at most `max_columns` a row, the rows as evenly filled as possible
+    (13 panels: 3 rows of 5, not 6 + 6 + 1).
+
+    Example:
+        >>> grid_shape(5), grid_shape(13), grid_shape(7)
+        ((1, 5), (3, 5), (2, 4))
+    """
+    rows = -(-n_panels // max_columns)
+    return rows, -(-n_panels // rows)
+
+
 def grid_figure(finder: ImageFinder, pairs: list[str], methods: list[str], title: str,
-                zoom: tuple[float, float, float, float] | None = None, labels: dict[str, str] | None = None):
-    """Rows: `pairs`; columns: IR, visible, then `methods`. Returns (figure, {pair: box used})."""
+                zoom: tuple[float, float, float, float] | None = None, labels: dict[str, str] | None = None,
+                max_columns: int = MAX_COLUMNS):
+    """Per pair: IR, visible, then `methods`, wrapped into rows of at most `max_columns` panels (a row of 13
+    panels leaves each about 100 px on a page). Returns (figure, {pair: box used})."""
     plt = _plt()
     labels = labels or {}
     rows, boxes = [], {}
@@ -198,24 +213,34 @@ def grid_figure(finder: ImageFinder, pairs: list[str], methods: list[str], title
         reference = next((i for i in images if i is not None), None)
         aspect = reference.shape[0] / reference.shape[1] if reference is not None else 0.75
         rows.append((pair, images, aspect))
-    columns = ['IR', 'visible'] + [labels.get(m, short_name(m, 20)) for m in methods]
+    names = ['IR', 'visible'] + [labels.get(m, short_name(m, 20)) for m in methods]
+    n_rows, n_cols = grid_shape(len(names), max_columns)
+    wrapped = n_rows > 1  # then every panel is titled: a column no longer holds one method
     # A fixed layout (inches): images fill their cells exactly, so no layout engine has to measure anything.
     col_width, gap, left, top, bottom = 1.9, 0.06, 0.3, 0.55, 0.1
+    title_h = 0.2 if wrapped else 0.0    # room for the panel titles of the second and later rows
+    pair_gap = 0.2 if wrapped else gap    # pairs apart from one another more than rows of one pair
     heights = [col_width * aspect for _, _, aspect in rows]
-    width = left + len(columns) * col_width + (len(columns) - 1) * gap + 0.05
-    height = top + sum(heights) + (len(rows) - 1) * gap + bottom
+    width = left + n_cols * col_width + (n_cols - 1) * gap + 0.05
+    height = top + sum(n_rows * h + (n_rows - 1) * (gap + title_h) for h in heights) + \
+        (len(rows) - 1) * (pair_gap + title_h) + bottom
     fig = plt.figure(figsize=(width, height))
     y = height - top
     for r, (pair, images, _) in enumerate(rows):
-        y -= heights[r]
-        for c, image in enumerate(images):
+        if r:
+            y -= pair_gap + title_h
+        for k, image in enumerate(images):
+            row, c = divmod(k, n_cols)
+            if c == 0 and row:
+                y -= gap + title_h
+            if c == 0:
+                y -= heights[r]
             x = left + c * (col_width + gap)
             ax = fig.add_axes((x / width, y / height, col_width / width, heights[r] / height))
             _show(ax, image, boxes[pair])
-            if r == 0:
-                ax.set_title(columns[c], fontsize=8, pad=3)
-            if c == 0:
+            if r == 0 or wrapped:
+                ax.set_title(names[k], fontsize=8, pad=3)
+            if k == 0:
                 ax.set_ylabel(f'pair {pair}', fontsize=8, labelpad=2)
-        y -= gap
     fig.suptitle(title, fontsize=10, y=1 - 0.12 / height, va='top')
     return fig, boxes

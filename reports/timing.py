@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from reports.numbers import count
 from reports.render import Cell, Table
 
 __all__ = ['timing_summary', 'timing_table', 'timing_report_table', 'device_label']
@@ -85,31 +86,25 @@ def timing_summary(timing: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _count(value: float, unit: str = '') -> str:
-    if value is None or not np.isfinite(value):
-        return '—'
-    for scale, suffix in ((1e12, 'T'), (1e9, 'G'), (1e6, 'M'), (1e3, 'k')):
-        if abs(value) >= scale:
-            return f'{value / scale:.3g} {suffix}{unit}'
-    return f'{value:.0f}{" " + unit if unit else ""}'
-
-
 def _num(value: float, fmt: str) -> str:
-    return '—' if value is None or not np.isfinite(value) else format(value, fmt)
+    """Thousands separated, as every other number of the report ('1,910.25', not '1910.25')."""
+    return '—' if value is None or not np.isfinite(value) else format(value, ',' + fmt)
 
 
-def timing_report_table(summary: pd.DataFrame) -> Table:
-    """The timing table as a `Table` (one row per data set, method and device)."""
+def timing_report_table(summary: pd.DataFrame, names: dict[str, str] | None = None) -> Table:
+    """The timing table as a `Table` (one row per data set, method and device); `names`: {method: label}."""
     several = summary['dataset'].nunique() > 1
+    names = names or {}
     rows = []
     for _, r in summary.iterrows():
-        label = f'{r["method"]} ({r["dataset"]})' if several else r['method']
-        flops = _count(r['flops'], 'FLOPs')
+        name = names.get(r['method'], r['method'])
+        label = f'{name} ({r["dataset"]})' if several else name
+        flops = count(r['flops'], 'FLOPs')
         if flops != '—' and r['flops_size']:
             flops += f' @ {r["flops_size"]}'
         rows.append((label, [Cell(r['device_label']), Cell(str(r['pairs'])), Cell(_num(r['median_ms'], '.2f')),
                              Cell(_num(r['iqr_ms'], '.2f')), Cell(_num(r['images_per_s'], '.1f')),
-                             Cell(_num(r['ms_per_megapixel'], '.1f')), Cell(r['size']), Cell(_count(r['params'])),
+                             Cell(_num(r['ms_per_megapixel'], '.1f')), Cell(r['size']), Cell(count(r['params'])),
                              Cell(flops), Cell(_num(r['peak_memory_mb'], '.1f'))]))
     notes = ['Per image at batch size 1: every pair timed on its own after an untimed warm-up, the GPU synchronised '
              'around the call. Median and inter-quartile range (IQR) of milliseconds per image; images/s = 1000 / '

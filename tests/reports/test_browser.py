@@ -65,3 +65,31 @@ def test_screenshot_is_a_rendered_page(full_report, tmp_path):
     ink = (image < 200).mean()
     assert 0.02 < ink < 0.8, ink  # text, tables and figures drawn: neither blank nor a solid block
     assert len(np.unique(image)) > 64  # figures with grey levels, not just text
+
+
+WIDTH_PROBE = """<script>window.addEventListener('load', () => {
+  const page = document.body.clientWidth - parseFloat(getComputedStyle(document.body).paddingLeft)
+               - parseFloat(getComputedStyle(document.body).paddingRight);
+  const tables = [...document.querySelectorAll('table.results')].map(t => ({
+    caption: t.caption ? t.caption.textContent : '', width: t.getBoundingClientRect().width}));
+  document.body.setAttribute('data-probe', JSON.stringify({page: page, tables: tables}));
+});</script>"""
+
+
+@pytest.mark.parametrize('std', [False, True])
+def test_tables_of_31_metrics_and_11_methods_fit_a_1400_px_page(tmp_path, std):
+    """The page is 1400 px at most; before metric groups the results table of 31 metrics was 2,232 px wide."""
+    from reports import ReportOptions, write_report
+    from tests.reports.test_readability import ALL_31, ELEVEN, big_run
+    meta = {'methods': {m: {'kind': 'published'} for m in ELEVEN[4:]}}
+    run = big_run(tmp_path / 'run', ELEVEN, ALL_31, meta_extra=meta)
+    page = write_report(run, ReportOptions(figures=False, std=std))
+    page.write_text(page.read_text().replace('</body>', WIDTH_PROBE + '</body>'))
+    out = chromium(tmp_path, '--window-size=1400,2000', '--virtual-time-budget=10000', '--dump-dom', page.as_uri())
+    match = re.search(r'data-probe="([^"]*)"', out.stdout)
+    assert match, out.stderr[-2000:]
+    probe = json.loads(match.group(1).replace('&quot;', '"').replace('&amp;', '&'))
+    results = [t for t in probe['tables'] if 'mean over pairs' in t['caption'] or 'rank' in t['caption']]
+    assert len(results) == 5 + 1 + 5
+    too_wide = [(t['caption'], round(t['width'])) for t in results if t['width'] > probe['page']]
+    assert not too_wide, (probe['page'], too_wide)
