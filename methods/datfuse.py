@@ -18,7 +18,8 @@ reproducing `Test.py`:
 6. saved as `(out * 255).astype(np.uint8)`: truncated, values below -1/255 wrapping around (`uint8_cast`).
 
 Any size runs as is: the official script neither pads nor tiles (window 1 needs neither). The checkpoint's
-`patch_embed.norm` belongs to a module the forward pass never calls; it is dropped.
+`patch_embed.norm` belongs to a module the forward pass never calls and is dropped; every other tensor must match
+the port by name and shape.
 
 Colour: as `methods.ydtr` (the same authors' script): the network sees PIL 'L' luminance, a colour visible image is
 recoloured with PIL's YCbCr tables; `colour='gray'` returns the gray result the script writes.

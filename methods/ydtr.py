@@ -13,8 +13,9 @@ reproducing `Test.py`:
 4. saved as `(out * 255).astype(np.uint8)`: truncated, values below -1/255 wrapping around (`uint8_cast`).
 
 Any size runs as is: the official script neither pads nor tiles (window 1 needs neither). The checkpoint's
-`conv64`, `conv` and `patch_embed.norm` tensors belong to modules the forward pass never calls; they are checked
-against the port's shapes and dropped.
+`conv64`, `conv` and `patch_embed.norm` tensors belong to modules the forward pass never calls and are dropped;
+every other tensor must match the port by name and shape. A gray image stored as three equal channels reads as
+itself through `convert('L')`, so how a file stores it does not matter.
 
 Colour: the official script reads both images as 'L' and writes a gray image; a colour visible image is fused on
 its PIL 'L' luminance (integer ITU-R 601-2, as `convert('L')` computes it) and recoloured with PIL's YCbCr tables
