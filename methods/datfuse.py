@@ -23,6 +23,9 @@ the port by name and shape.
 
 Colour: as `methods.ydtr` (the same authors' script): the network sees PIL 'L' luminance, a colour visible image is
 recoloured with PIL's YCbCr tables; `colour='gray'` returns the gray result the script writes.
+
+Fidelity (`tests/methods/test_datfuse.py`): both official results (`fusion results/001.bmp`, `2.bmp`) at 81.2 and
+81.9 dB, every pixel within one level (about 0.04 % off by one: the authors' GPU arithmetic).
 """
 from __future__ import annotations
 
