@@ -21,7 +21,7 @@ import time
 
 import torch
 
-NAMES = ['csf', 'densefuse', 'densefuse-pytorch', 'sdnet', 'u2fusion', 'dfecf']
+NAMES = ['csf', 'datfuse', 'densefuse', 'densefuse-pytorch', 'sdnet', 'u2fusion', 'ydtr', 'dfecf']
 
 
 def _pair(device: str):
