@@ -104,6 +104,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         results.append((name, folder, pattern))
     requested_methods = _names(args.methods) or ([] if results else ['all'])
     method_names = _expand(requested_methods, methods.list_methods(), 'method') if requested_methods else []
+    # `all` and globs mean every method that can run here: those waiting for a user-supplied weight file are
+    # skipped with one line each; a method named explicitly without its file stays an error row.
+    explicit = {n.lower() for n in requested_methods if n.lower() != 'all' and not set(n) & set('*?[')}
+    given = {text.partition('=')[0].strip().lower() for text in args.weights or []}
+    skipped = {}
+    for name in method_names:
+        if name not in explicit and name not in given:
+            waiting = methods.waiting_for_user_files(name, args.weights_dir)
+            if waiting:
+                skipped[name] = [w.file for w in waiting]
+                print(f'Skipping {name}: it needs {", ".join(skipped[name])}, a file its authors publish only where a '
+                      f'program cannot download it (`python -m bench weights list {name}` says where). Put it in the '
+                      f'weights directory to include {name}.', file=sys.stderr)
+    method_names = [n for n in method_names if n not in skipped]
     clash = sorted({n for n, _, _ in results} & set(method_names))
     if clash:
         raise UsageError(f'--results name {clash[0]!r} is also a registered method; give the results another name.')
@@ -118,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         weights_dir=args.weights_dir, device=_device(args.device), warmup=args.warmup, fetch=not args.no_fetch,
         fallback=not args.no_fallback, mirror=data_mirror(args.mirror), progress=not args.no_progress,
         fresh=args.fresh, argv=getattr(args, 'argv', sys.argv[1:]), method_options=method_options,
-        pairs=_names(args.pairs) or None, limit=args.limit)
+        pairs=_names(args.pairs) or None, limit=args.limit, skipped_methods=skipped)
     if not cfg.methods and not cfg.results:
         raise UsageError('Nothing to run: give --methods and/or --results.')
     summary = run_benchmark(cfg)

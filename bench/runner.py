@@ -61,6 +61,7 @@ class RunConfig:
     method_options: dict[str, dict] = field(default_factory=dict)  # method -> factory keywords (`--weights`)
     pairs: list[str] | None = None  # only these pairs (by name) of every data set
     limit: int | None = None        # only the first N pairs of every data set (after `pairs`)
+    skipped_methods: dict[str, list[str]] = field(default_factory=dict)  # method -> user-supplied files it waits for
 
 
 @dataclass
@@ -413,6 +414,7 @@ class _Run:
                                 'metrics': self.cfg.metrics, 'convention': self.cfg.convention,
                                 'results': [[n, str(f) if f else None, p] for n, f, p in self.cfg.results],
                                 'data_root': str(self.root), 'substituted': self.substituted,
+                                'skipped_methods': self.cfg.skipped_methods,
                                 'metrics_version': METRICS_VERSION})
         else:
             invocations[-1].update(finished=now, fused=self.summary.fused, reused=self.summary.reused,

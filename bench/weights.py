@@ -31,6 +31,7 @@ class WeightFile:
     url: str = ''
     member: str = ''
     note: str = ''
+    download: str = ''  # 'user': no download a program can make; the user brings the file (see `note`)
 
     def source(self, mirror: str | None = None) -> tuple[str, str]:
         """(url, zip member or '') to download from; a mirror holds every file unzipped at `<mirror>/<file>`."""
@@ -66,7 +67,8 @@ def files_for(names: list[str], manifest: dict | None = None) -> dict[str, list[
     for name in wanted:
         spec = methods.get_method_spec(name)
         if spec.weights:
-            out[name] = [entries.get(w.file) or WeightFile(w.file, w.sha256, w.git_blob, url=w.url)
+            out[name] = [entries.get(w.file) or WeightFile(w.file, w.sha256, w.git_blob, url=w.url,
+                                                           download='user' if w.user_supplied else '')
                          for w in spec.weights]
     return out
 
@@ -121,8 +123,10 @@ def fetch_weights(entries: list[WeightFile], root: Path, *, mirror: str | None =
     root.mkdir(parents=True, exist_ok=True)
     todo = [e for e in entries if check(e, root) is not None]
     for e in todo:
-        if not e.source(mirror)[0]:
-            raise DownloadError('(no public URL)', root / e.file, e.note or 'no public download location is known')
+        if not e.source(mirror)[0] or (e.download == 'user' and not mirror):
+            raise DownloadError(e.url or '(no public URL)', root / e.file,
+                                f'a user-supplied file: download it yourself ({e.note or "no public download"}) and '
+                                f'put it at {root / e.file}')
     by_sha = []
     for e in todo:
         url, member = e.source(mirror)
@@ -158,6 +162,8 @@ def cmd_weights(args: argparse.Namespace) -> int:
             for e in entries:
                 problem = check(e, root)
                 state = 'ok' if problem is None else problem
+                if problem is not None and e.download == 'user':
+                    state += f'; user-supplied: {e.note or e.url}'
                 print(f'{name:20s} {e.file}  [{state}]')
         print(f'weights directory: {root}')
         return EXIT_OK

@@ -1,7 +1,7 @@
 """Fusion methods: a registry of factories, a base class that handles checks and colour, and the methods."""
 from methods._base import FusionMethod, check_pair
 from methods._registry import (MethodSpec, Weights, create_method, get_method_spec, list_methods,
-                               register_method, user_weight_files)
+                               register_method, user_weight_files, waiting_for_user_files)
 from methods._weights import WeightsNotFound, default_weights_dir
 
 # One import per method module; importing registers the methods.
@@ -19,4 +19,5 @@ from methods import ydtr  # noqa: E402,F401
 from methods import dfecf  # noqa: E402,F401
 
 __all__ = ['FusionMethod', 'MethodSpec', 'Weights', 'WeightsNotFound', 'check_pair', 'create_method',
-           'default_weights_dir', 'get_method_spec', 'list_methods', 'register_method', 'user_weight_files']
+           'default_weights_dir', 'get_method_spec', 'list_methods', 'register_method', 'user_weight_files',
+           'waiting_for_user_files']

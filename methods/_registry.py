@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Callable, Mapping, Sequence, TypeVar
 
 __all__ = ['Weights', 'MethodSpec', 'register_method', 'list_methods', 'get_method_spec', 'create_method',
-           'suggest', 'user_weight_files']
+           'suggest', 'user_weight_files', 'waiting_for_user_files']
 
 F = TypeVar('F', bound=Callable)
 
@@ -24,11 +24,13 @@ class Weights:
         sha256: hex digest of the official file; always checked before loading.
         url: the authors' public download location.
         git_blob: git's object id of the official file, checked instead when its sha256 is not known ('').
+        user_supplied: the file has no download a program can make (a cloud drive, a form): a user brings it.
     """
     file: str
     sha256: str
     url: str = ''
     git_blob: str = ''
+    user_supplied: bool = False
 
     def __post_init__(self) -> None:
         # A placeholder or a truncated digest would only fail when a user fetches or loads the file: fail here.
@@ -166,6 +168,20 @@ def create_method(name: str, *, pretrained: bool = True, weights_dir=None, devic
     method.spec = spec
     method.colour = colour or spec.colour
     return method.to(device).eval()
+
+
+def waiting_for_user_files(name: str, weights_dir=None) -> list[Weights]:
+    """The user-supplied weight files of method `name` that are not (correctly) in the weights directory: the
+    method cannot run until a user puts them there."""
+    from methods._weights import WeightsNotFound, resolve_weights
+    missing = []
+    for w in get_method_spec(name).weights:
+        if w.user_supplied:
+            try:
+                resolve_weights(w, weights_dir, method=name)
+            except WeightsNotFound:
+                missing.append(w)
+    return missing
 
 
 def user_weight_files(spec: MethodSpec, given) -> list[Path]:

@@ -44,7 +44,8 @@ def official_weights(file: str):
     url = entry.get('url', '')
     if entry.get('member'):
         url = f'{url} (zip member {entry["member"]})'
-    return Weights(file, entry.get('sha256', ''), url, entry.get('git_blob', ''))
+    return Weights(file, entry.get('sha256', ''), url, entry.get('git_blob', ''),
+                   user_supplied=entry.get('download', '') == 'user')
 
 
 _VERIFIED: dict[tuple[str, str, int, int], str] = {}

@@ -222,8 +222,7 @@ class _Builder:
         blocks = []
         runs = [[inv.get('started', ''), inv.get('finished') or 'not finished', ' '.join(map(str, inv.get('argv', []))),
                  inv.get('convention', ''), inv.get('data_root', ''),
-                 ', '.join(f'{k}: {inv[k]}' for k in ('fused', 'reused', 'scored', 'errors') if k in inv)]
-                for inv in meta.get('invocations', [])]
+                 _counts(inv)] for inv in meta.get('invocations', [])]
         if runs:
             blocks.append({'title': 'Invocations', 'header': ['started', 'finished', 'arguments', 'convention',
                                                               'data root', 'counts'], 'rows': runs})
@@ -367,4 +366,13 @@ def _weights_text(weights: list) -> str:
                          f"{w.get('file', '')} ({w.get('source', '')})")
         else:
             parts.append(str(w))
+    return ', '.join(parts)
+
+
+def _counts(invocation: dict) -> str:
+    """An invocation's counts, what it redid and why, and the methods it skipped for want of a user's file."""
+    parts = [f'{k}: {invocation[k]}' for k in ('fused', 'reused', 'complete', 'scored', 'errors') if k in invocation]
+    parts += [f'redone ({why}): {n}' for why, n in (invocation.get('redone') or {}).items()]
+    parts += [f'skipped {m} (waits for the user-supplied {", ".join(files)})'
+              for m, files in (invocation.get('skipped_methods') or {}).items()]
     return ', '.join(parts)

@@ -187,3 +187,42 @@ def test_score_output_sorted_lowercase_and_empty_folder(capsys, tmp_path, data_r
     code, out, err = cli(capsys, 'score', '--ir', ir, '--vi', vi, '--fused', empty, '--no-progress')
     assert code == 2 and 'skipped' not in err and 'No image names are common' in err
     assert np.isfinite(float(table[-1][1]))
+
+
+@pytest.fixture
+def waiting_method(tmp_path):
+    """A registered method whose one weight file is user-supplied and not in the (empty) weights directory."""
+    import methods
+    from methods import FusionMethod, Weights, register_method
+    from methods._registry import _METHODS
+
+    class Half(FusionMethod):
+        def __init__(self, weights):
+            super().__init__()
+
+        def forward(self, ir, vis):
+            return 0.5 * ir + 0.5 * vis
+
+    w = Weights('waiting/model.pth', 'ab' * 32, url='https://drive.example.org/model', user_supplied=True)
+    register_method('zz-waiting', paper='test', licence='t', weights=[w])(lambda weights: Half(weights))
+    yield tmp_path / 'weights'
+    del _METHODS['zz-waiting']
+    assert 'zz-waiting' not in methods.list_methods()
+
+
+def test_methods_all_skips_methods_waiting_for_user_files(capsys, tmp_path, data_root, waiting_method):
+    base = ['run', '--datasets', 'tno42', '--pairs', '08', '--metrics', 'en', '--weights-dir', waiting_method,
+            '--data-root', data_root, '--no-fetch', '--no-progress']
+    code, _, err = cli(capsys, *base, '--methods', 'average', 'zz-*', '--out', tmp_path / 'a')
+    assert code == 0, err
+    assert 'Skipping zz-waiting: it needs waiting/model.pth' in err
+    meta = json.loads((tmp_path / 'a' / 'run.json').read_text())
+    assert meta['invocations'][-1]['skipped_methods'] == {'zz-waiting': ['waiting/model.pth']}
+    assert 'zz-waiting' not in meta['methods']
+    # Named explicitly, it is tried and its missing file is an error row.
+    code, _, err = cli(capsys, *base, '--methods', 'zz-waiting', '--out', tmp_path / 'b')
+    assert code == 1 and 'Skipping' not in err
+    errors = rows(tmp_path / 'b' / 'errors.csv', ('dataset', 'pair', 'method', 'stage', 'error', 'message'))
+    assert [(e['method'], e['stage'], e['error']) for e in errors] == [('zz-waiting', 'create', 'WeightsNotFound')]
+    code, out, _ = cli(capsys, 'weights', 'list', 'zz-waiting', '--weights-dir', waiting_method)
+    assert 'missing; user-supplied: https://drive.example.org/model' in out
