@@ -223,17 +223,16 @@ def cmd_list(args: argparse.Namespace) -> int:
     if args.what == 'methods':
         import methods
         names = methods.list_methods()
-        width = max(map(len, names), default=0)
+        width = max(map(len, names + ['method']), default=0)
+        print(f'{"method":{width}s}  year  {"weights":26s}  verified by')
         for name in names:
             spec = methods.get_method_spec(name)
-            if spec.weights:
-                weights = ', '.join(w.file for w in spec.weights)
-            elif spec.shipped:
-                weights = 'weights shipped with the package: ' + ', '.join(p.name for p in spec.shipped)
-            else:
-                weights = 'no weights'
+            status = spec.weights_status
+            if status == 'user-supplied' and methods.waiting_for_user_files(name, getattr(args, 'weights_dir', None)):
+                status += ' (missing)'
+            print(f'{name:{width}s}  {spec.year or "":4}  {status:26s}  {spec.verification or "-"}')
             note = f'  NOTE: {spec.note}' if spec.note else ''
-            print(f'{name:{width}s}  {spec.paper}  [{weights}; colour {spec.colour}]{note}')
+            print(f'{"":{width}s}  {spec.paper}{note}')
     elif args.what == 'metrics':
         import metrics
         names = metrics.list_metrics(convention=args.convention)
@@ -375,6 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser('list', help='list registered methods, metrics, conventions or data sets')
     lst.add_argument('what', choices=['methods', 'metrics', 'datasets', 'conventions'])
     lst.add_argument('--convention', default='default')
+    lst.add_argument('--weights-dir', help='methods: where user-supplied weight files are looked for')
     lst.set_defaults(func=cmd_list)
 
     data = sub.add_parser('data', help='verify or fetch data sets, or write a manifest for your own images',

@@ -62,6 +62,9 @@ class MethodSpec:
             more than 10 s a pair on a CPU.
         shipped: weight files that ship inside the package (the methods this project trained); their sha256 is
             part of what a run records as having produced a result.
+        year: publication year of the paper.
+        verification: how the port was checked, with its number: 'published images: ...', 'official code: ...',
+            'random-weight equality: ...' (shown by `bench list methods` and the README).
     """
     name: str
     build: Callable = field(repr=False, compare=False)
@@ -74,6 +77,17 @@ class MethodSpec:
     tags: tuple[str, ...] = ()
     note: str = ''
     shipped: tuple[Path, ...] = ()
+    year: int | None = None
+    verification: str = ''
+
+    @property
+    def weights_status(self) -> str:
+        """'none', 'shipped here' (trained by this project), 'official download' or 'user-supplied'."""
+        if self.shipped:
+            return 'shipped here'
+        if not self.weights:
+            return 'none'
+        return 'user-supplied' if any(w.user_supplied for w in self.weights) else 'official download'
 
 
 _METHODS: dict[str, MethodSpec] = {}
@@ -81,7 +95,8 @@ _METHODS: dict[str, MethodSpec] = {}
 
 def register_method(name: str | None = None, *, paper: str = '', licence: str = '',
                     weights: Sequence[Weights] = (), colour: str = 'ycbcr', input_multiple: int = 1,
-                    tags: Sequence[str] = (), note: str = '', shipped: Sequence[Path] = ()) -> Callable[[F], F]:
+                    tags: Sequence[str] = (), note: str = '', shipped: Sequence[Path] = (), year: int | None = None,
+                    verification: str = '') -> Callable[[F], F]:
     """Decorator that registers a method factory under `name` (default: the function's name).
 
     Raises:
@@ -98,7 +113,8 @@ def register_method(name: str | None = None, *, paper: str = '', licence: str = 
             raise ValueError(f'Method {key!r} is already registered by {_METHODS[key].module}; '
                              f'{factory.__module__} cannot register it again.')
         _METHODS[key] = MethodSpec(key, factory, paper, licence, tuple(weights), colour, input_multiple,
-                                   factory.__module__, tuple(tags), note, tuple(Path(p) for p in shipped))
+                                   factory.__module__, tuple(tags), note, tuple(Path(p) for p in shipped), year,
+                                   verification)
         return factory
     return decorate
 

@@ -142,20 +142,24 @@ def _load_tf(net: DenseFuse, weights) -> DenseFuse:
     return net
 
 
-_COMMON = dict(paper=PAPER, licence=LICENCE, tags=('baseline',))
+_COMMON = dict(paper=PAPER, licence=LICENCE, tags=('baseline',), year=2019)
+_VERIFIED = 'published images: tno42 (Tang, 42 pairs) and vifbench12 (colour, 12): every pixel within 1 level, >= 80 dB'
+_SAME = 'network and weights loading as densefuse (published images); this {what}: golden regression only'
 
 
-@register_method('densefuse', weights=_tf_weights('1e2'), **_COMMON)
+@register_method('densefuse', weights=_tf_weights('1e2'), verification=_VERIFIED, **_COMMON)
 def densefuse(weights=None, rule: str = 'addition', demo_resize: bool = False) -> DenseFuse:
     return _load_tf(DenseFuse(rule=rule, demo_resize=demo_resize), weights)
 
 
-@register_method('densefuse-l1', weights=_tf_weights('1e2'), **_COMMON)
+@register_method('densefuse-l1', weights=_tf_weights('1e2'), verification=_SAME.format(what='fusion rule'),
+                 **_COMMON)
 def densefuse_l1(weights=None) -> DenseFuse:
     return _load_tf(DenseFuse(rule='l1'), weights)
 
 
-@register_method('densefuse-official', weights=_tf_weights('1e2'), **_COMMON)
+@register_method('densefuse-official', weights=_tf_weights('1e2'),
+                 verification=_SAME.format(what='resize protocol'), **_COMMON)
 def densefuse_official(weights=None, rule: str = 'addition') -> DenseFuse:
     return _load_tf(DenseFuse(rule=rule, demo_resize=True), weights)
 
@@ -164,7 +168,8 @@ def _register_ssim_variant(ssim: str) -> None:
     def factory(weights=None, rule: str = 'addition') -> DenseFuse:
         return _load_tf(DenseFuse(rule=rule), weights)
     factory.__name__ = f'densefuse_{ssim}'
-    register_method(f'densefuse-{ssim}', weights=_tf_weights(ssim), **_COMMON)(factory)
+    register_method(f'densefuse-{ssim}', weights=_tf_weights(ssim), verification=_SAME.format(what='checkpoint'),
+                    **_COMMON)(factory)
 
 
 for _ssim in ('1e0', '1e1', '1e3'):
@@ -172,7 +177,7 @@ for _ssim in ('1e0', '1e1', '1e3'):
 
 
 @register_method('densefuse-pytorch', weights=[official_weights('densefuse/pytorch/models/densefuse_gray.model')],
-                 **_COMMON)
+                 verification=_SAME.format(what='PyTorch checkpoint and output rule'), **_COMMON)
 def densefuse_pytorch(weights=None) -> DenseFuse:
     net = DenseFuse(rule='average', new_first=False, relu_out=True, output='clamp')
     if weights is not None:

@@ -59,6 +59,7 @@ class FusionGAN(GANGenerator):
           'and visible image fusion. Information Fusion 48 (2019) 11-26',
     licence='MIT (jiayi-ma/FusionGAN)',
     weights=[official_weights(f'{CHECKPOINT}.index'), official_weights(f'{CHECKPOINT}.data-00000-of-00001')],
-    tags=('baseline',))
+    tags=('baseline',), year=2019,
+    verification='synthetic checkpoint in the official format and tensor names (the official file was not at hand)')
 def fusiongan(weights=None, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> FusionGAN:
     return FusionGAN(weights, gray_as_rgb=gray_as_rgb)

@@ -60,6 +60,7 @@ class GANMcC(GANGenerator):
           'Multiclassification Constraints for Infrared and Visible Image Fusion. IEEE TIM 70 (2021) 5005014',
     licence='MIT (HaoZhang1018/GANMcC)',
     weights=[official_weights(f'{CHECKPOINT}.index'), official_weights(f'{CHECKPOINT}.data-00000-of-00001')],
-    tags=('baseline',))
+    tags=('baseline',), year=2021,
+    verification='synthetic checkpoint in the official format and tensor names (the official file was not at hand)')
 def ganmcc(weights=None, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> GANMcC:
     return GANMcC(weights, gray_as_rgb=gray_as_rgb)

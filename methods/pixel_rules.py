@@ -23,12 +23,12 @@ class Maximum(FusionMethod):
 
 
 @register_method(paper='Pixel-wise average of the two sources (classic baseline).', licence='MIT (this project)',
-                 tags=('pixel-rule',))
+                 tags=('pixel-rule',), verification='exact (the rule itself)')
 def average() -> Average:
     return Average()
 
 
 @register_method(paper='Pixel-wise maximum of the two sources (classic baseline).', licence='MIT (this project)',
-                 tags=('pixel-rule',))
+                 tags=('pixel-rule',), verification='exact (the rule itself)')
 def maximum() -> Maximum:
     return Maximum()

@@ -244,6 +244,7 @@ class RFNNest(PILColour, FusionMethod):
           'images. Information Fusion 73 (2021) 72-86',
     licence='no licence file in hli1221/imagefusion-rfn-nest',
     weights=[official_weights('rfn-nest/models/nestfuse.zip'), official_weights('rfn-nest/models/rfn_twostage.zip')],
-    tags=('baseline',))
+    tags=('baseline',), year=2021,
+    verification='synthetic checkpoint in the official format and tensor names (the official file was not at hand)')
 def rfn_nest(weights=None, tile: bool = True) -> RFNNest:
     return RFNNest(weights, tile=tile)

@@ -31,6 +31,8 @@ from methods._per_image import per_image
 PAPER = ('H. Zhang and J. Ma, SDNet: A Versatile Squeeze-and-Decomposition Network for Real-Time Image Fusion, '
          'International Journal of Computer Vision 129, 2021')
 LICENCE = 'MIT (HaoZhang1018/SDNet)'
+VERIFIED = ('published images: tno42 (Tang, 42 pairs) and vifbench12 (colour, 12): every pixel within 1 level, '
+            '>= 80 dB')
 
 
 def _branch() -> nn.ModuleList:
@@ -85,7 +87,8 @@ def _load(net: SDNet, weights) -> SDNet:
 _PREFIX = 'sdnet/IR_VIS/checkpoint/IRVIS.model-10'
 
 
-@register_method('sdnet', paper=PAPER, licence=LICENCE, tags=('baseline',),
+@register_method('sdnet', paper=PAPER, licence=LICENCE, tags=('baseline',), year=2021,
+                 verification=VERIFIED,
                  weights=[official_weights(_PREFIX + '.index'), official_weights(_PREFIX + '.data-00000-of-00001')])
 def sdnet(weights=None, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> SDNet:
     return _load(SDNet(gray_as_rgb=gray_as_rgb), weights)

@@ -27,6 +27,10 @@ PAPER = ('H. Xu, J. Ma, J. Jiang, X. Guo and H. Ling, U2Fusion: A Unified Unsupe
          'IEEE Transactions on Pattern Analysis and Machine Intelligence 44(1), 2022')
 LICENCE = 'no licence file in hanna-xu/U2Fusion'
 GROWTH = 44
+VERIFIED = ('published images: tno42 (Tang, 42 pairs) and vifbench12 (colour, 12): every pixel within 1 level, '
+            '>= 80 dB')
+SAME_NETWORK = ('network and weights loading as u2fusion (published images); this protocol: golden regression '
+                'only')
 
 
 def _conv(cin: int, cout: int) -> nn.Conv2d:
@@ -87,14 +91,14 @@ def _load(method: U2Fusion, weights) -> U2Fusion:
 
 _WEIGHTS = [official_weights('u2fusion/model/model.ckpt.index'),
             official_weights('u2fusion/model/model.ckpt.data-00000-of-00001')]
-_COMMON = dict(paper=PAPER, licence=LICENCE, tags=('baseline',), weights=_WEIGHTS)
+_COMMON = dict(paper=PAPER, licence=LICENCE, tags=('baseline',), weights=_WEIGHTS, year=2022)
 
 
-@register_method('u2fusion', **_COMMON)
+@register_method('u2fusion', verification=VERIFIED, **_COMMON)
 def u2fusion(weights=None) -> U2Fusion:
     return _load(U2FusionVIF(), weights)
 
 
-@register_method('u2fusion-official', **_COMMON)
+@register_method('u2fusion-official', verification=SAME_NETWORK, **_COMMON)
 def u2fusion_official(weights=None) -> U2Fusion:
     return _load(U2Fusion(official=True), weights)

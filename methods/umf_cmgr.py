@@ -136,6 +136,7 @@ class UMFCMGR(PILColour, FusionMethod):
           'Cross-Modality Image Generation and Registration. IJCAI 2022, 3508-3515',
     licence='MIT (wdhudiekou/UMF-CMGR)',
     weights=[official_weights('umf-cmgr/UMF_CMGR.pth')],
-    tags=('baseline',))
+    tags=('baseline',), year=2022,
+    verification='synthetic checkpoint in the official format and tensor names (the official file was not at hand)')
 def umf_cmgr(weights=None) -> UMFCMGR:
     return UMFCMGR(weights)

@@ -127,7 +127,8 @@ def _register(variant: Variant) -> None:
     factory.__name__ = factory.__qualname__ = variant.name.replace('-', '_')
     register_method(variant.name, paper=PAPER, licence=LICENCE, colour='ycbcr',
                     tags=('learned', 'dfecf') + (('ablation',) if variant.removes else ()),
-                    shipped=[shipped_weights(variant.name)])(factory)
+                    shipped=[shipped_weights(variant.name)], year=2025,
+                    verification='no official code or weights: trained here (see MODEL_CARD.md)')(factory)
 
 
 # A variant is registered once its trained weights are shipped (training the five takes hours on a CPU; see the model

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import re
 import shutil
 import stat
 from pathlib import Path
@@ -159,13 +158,16 @@ def test_read_only_out_message(tmp_path, monkeypatch):
     assert '.tmp' not in str(err.value) and '--out' in str(err.value)
 
 
-def test_list_methods_aligns_and_shows_shipped_weights(capsys):
+def test_list_methods_aligns_and_shows_weights_status(capsys):
     code, out, _ = cli(capsys, 'list', 'methods')
     lines = out.splitlines()
-    starts = {re.match(r'\S+\s+', line).end() for line in lines}
-    assert code == 0 and len(starts) == 1    # one column for every name, however long
-    dfecf = next(line for line in lines if line.startswith('dfecf '))
-    assert 'weights shipped with the package: dfecf.pt' in dfecf and 'no weights' not in dfecf
+    facts = [line for line in lines if not line.startswith(' ')]
+    papers = [line for line in lines if line.startswith(' ')]
+    assert code == 0 and len(papers) == len(facts) - 1
+    assert len({line.index(line.split()[1]) for line in facts[1:] if line.split()[1].isdigit()}) == 1
+    assert len({len(line) - len(line.lstrip()) for line in papers}) == 1   # one column, however long a name
+    dfecf = next(line for line in facts if line.startswith('dfecf '))
+    assert 'shipped here' in dfecf and next(line for line in facts if line.startswith('average ')).split()[1] == 'none'
 
 
 def test_score_output_sorted_lowercase_and_empty_folder(capsys, tmp_path, data_root):
