@@ -1,0 +1,192 @@
+"""IFCNN (Zhang et al., Information Fusion 2020): a general fusion CNN; features of each image fused element-wise.
+
+Port of uzeful/IFCNN @ 8fe59c2 (`Code/model.py`, `Code/IFCNN_Main.py`, `Code/utils/myTransforms.py`), loading the
+official snapshots `Code/snapshots/IFCNN-{MAX,MEAN,SUM}.pth`. Module and parameter names follow the official classes,
+so each state dict loads key for key (ResNet-101's conv1 is stored in the snapshot; nothing else of ResNet is used).
+
+Network: replicate-pad 3, conv1 7x7 3->64 without bias (ResNet's conv1, stride 1), then ConvBlock (replicate-pad 1,
+conv 3x3 without bias, batch norm with running statistics, ReLU) per image; the features of the two images fused by
+the rule (MAX: element-wise maximum; SUM; MEAN); ConvBlock, conv 1x1 64->3.
+
+Test-time behaviour of the official infrared-visible run (`IFCNN_Main.py`, dataset 'IV'):
+
+* each gray file read by PIL as 'RGB' (three equal channels), `ToTensor` (x / 255 in float32), `Normalize` with mean
+  0 and std 1 (the identity); `model(vis, ir)`;
+* output de-normalised per channel (`x * std + mean`), clamped to [0, 1], `* 255` in float32, `astype('uint8')`
+  (truncation), then `cv2.cvtColor(RGB2GRAY)`: fixed-point `(9798 R + 19235 G + 3735 B + 2**14) >> 15` (OpenCV 4;
+  the network's three output channels differ, so the gray weights matter).
+
+Registered names:
+
+* `ifcnn`: IFCNN-MAX with that protocol; reproduces the official `Code/results/IFCNN-MAX-IV-*.png`.
+* `ifcnn-mean`, `ifcnn-sum`: the IFCNN-MEAN and IFCNN-SUM snapshots with their rules, same protocol (the official
+  script runs MEAN on multi-exposure images only and SUM on nothing; no infrared-visible results of either exist).
+* `ifcnn-tang`: IFCNN-MAX with ImageNet normalisation (mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225), as the
+  official script does for colour multi-focus images and VIF-Benchmark's `IFCNN/IFCNN.py` for every pair), gray
+  output by RGB weights: reproduces Tang's published TNO-42 IFCNN images (Linfeng-Tang/Image-Fusion @ dba5bf3,
+  `IFCNN_TNO`), which the official protocol misses by 24-33 dB.
+* `ifcnn-vifbench`: VIF-Benchmark's `IFCNN/IFCNN.py` @ 23f2e51 as coded: the same ImageNet normalisation, but the
+  inputs are read by `cv2.imread(path, 0)` and replicated as BGR, so the output's channel 0 (de-normalised with the
+  red statistics) is taken as blue by `COLOR_BGR2GRAY`.
+
+Colour: the official IV images are all gray. A colour visible image is handled as VIF-Benchmark does: its luminance
+is what `cv2.imread(path, IMREAD_GRAYSCALE)` returns for an RGB PNG, and the fused gray image is recoloured with the
+visible image's PIL Cb/Cr (`img2RGB`). A gray image stored as three equal channels reads the same either way.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from methods._base import FusionMethod
+from methods._per_image import per_image
+from methods._protocol import PILColour, levels
+from methods._registry import register_method
+from methods._weights import official_weights
+from methods.umf_cmgr import cv2_png_gray
+
+__all__ = ['IFCNN', 'IFCNNNet', 'cv2_rgb_to_gray']
+
+PAPER = ('Y. Zhang, Y. Liu, P. Sun, H. Yan, X. Zhao and L. Zhang, IFCNN: A General Image Fusion Framework Based on '
+         'Convolutional Neural Network, Information Fusion 54, 2020')
+LICENCE = 'no licence file in uzeful/IFCNN'
+RULES = ('max', 'sum', 'mean')
+NORMALISATION = {'none': ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
+                 'imagenet': ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}
+
+
+def cv2_rgb_to_gray(rgb: Tensor) -> Tensor:
+    """`cv2.cvtColor(img, COLOR_RGB2GRAY)` of uint8 RGB levels (N, 3, H, W) -> (N, 1, H, W) levels (OpenCV 4's
+    15-bit fixed point, rounded). `tests/methods/test_ifcnn.py` checks it against cv2 on all 2**24 colours."""
+    r, g, b = rgb.round().to(torch.int32).unbind(1)
+    return torch.div(r * 9798 + g * 19235 + b * 3735 + (1 << 14), 1 << 15, rounding_mode='floor').unsqueeze(1).float()
+
+
+class ConvBlock(nn.Module):
+    """Replicate-pad 1, conv 3x3 without bias, batch norm (running statistics), ReLU (official `ConvBlock`)."""
+
+    def __init__(self, cin: int, cout: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(cin, cout, 3, bias=False)
+        self.bn = nn.BatchNorm2d(cout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.conv(F.pad(x, (1, 1, 1, 1), mode='replicate'))
+        return F.relu(F.batch_norm(x, self.bn.running_mean, self.bn.running_var, self.bn.weight, self.bn.bias,
+                                   False, 0.0, self.bn.eps))
+
+
+class IFCNNNet(nn.Module):
+    """The official `IFCNN` network for two images: `forward(a, b)` on normalised (N, 3, H, W) returns (N, 3, H, W)."""
+
+    def __init__(self, rule: str = 'max') -> None:
+        super().__init__()
+        if rule not in RULES:
+            raise ValueError(f'Expected `rule` in {RULES}, but got {rule!r}.')
+        self.rule = rule
+        self.conv1 = nn.Conv2d(3, 64, 7, bias=False)
+        self.conv2 = ConvBlock(64, 64)
+        self.conv3 = ConvBlock(64, 64)
+        self.conv4 = nn.Conv2d(64, 3, 1)
+
+    def features(self, x: Tensor) -> Tensor:
+        return self.conv2(self.conv1(F.pad(x, (3, 3, 3, 3), mode='replicate')))
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        fa, fb = self.features(a), self.features(b)  # one image at a time, as the official `operate`
+        if self.rule == 'max':
+            fused = torch.maximum(fa, fb)
+        elif self.rule == 'sum':
+            fused = fa + fb
+        else:
+            fused = (fa + fb) / 2
+        return self.conv4(self.conv3(fused))
+
+
+class IFCNN(PILColour, FusionMethod):
+    """IFCNN with one official script's input normalisation and gray conversion.
+
+    Args:
+        rule: 'max', 'sum' or 'mean' (must match the snapshot).
+        normalisation: 'none' (official IV run) or 'imagenet'.
+        channel_order: 'rgb' (the output's channel 0 is red for the gray conversion) or 'bgr' (VIF-Benchmark).
+    """
+
+    def __init__(self, rule: str = 'max', normalisation: str = 'none', channel_order: str = 'rgb') -> None:
+        super().__init__()
+        if normalisation not in NORMALISATION:
+            raise ValueError(f'Expected `normalisation` in {tuple(NORMALISATION)}, but got {normalisation!r}.')
+        if channel_order not in ('rgb', 'bgr'):
+            raise ValueError(f"Expected `channel_order` 'rgb' or 'bgr', but got {channel_order!r}.")
+        self.normalisation, self.channel_order = normalisation, channel_order
+        self.net = IFCNNNet(rule)
+        mean, std = NORMALISATION[normalisation]
+        self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer('std', torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def split_luminance(self, vis: Tensor):
+        rgb = levels(vis, step=1.0)
+        return cv2_png_gray(rgb) / 255, rgb
+
+    def network_input(self, x: Tensor) -> Tensor:
+        """Gray (N, 1, H, W) in [0, 1] -> the normalised 3-channel tensor the official script feeds (float32)."""
+        return (levels(x, 1.0).expand(-1, 3, -1, -1) / 255 - self.mean) / self.std
+
+    def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
+        return per_image(self._fuse_one, ir, vis)  # the output is quantised: see methods/_per_image.py
+
+    def _fuse_one(self, ir: Tensor, vis: Tensor) -> Tensor:
+        out = self.net(self.network_input(vis), self.network_input(ir))
+        rgb = torch.floor((out * self.std + self.mean).clamp(0, 1) * 255)
+        if self.channel_order == 'bgr':
+            rgb = rgb.flip(1)
+        return cv2_rgb_to_gray(rgb) / 255
+
+    def bare_network(self, ir: Tensor, vis: Tensor):
+        a, b = self.network_input(vis), self.network_input(ir)
+        return lambda: self.net(a, b)
+
+
+def _load(method: IFCNN, weights) -> IFCNN:
+    if weights is not None:
+        state = torch.load(weights[0], map_location='cpu', weights_only=True)
+        # PyTorch 0.4 snapshots: no BatchNorm `num_batches_tracked` counters (unused at test time)
+        expected = {k for k in method.net.state_dict() if not k.endswith('num_batches_tracked')}
+        if set(state) != expected:
+            raise ValueError(f'{weights[0]} does not hold the IFCNN state dict: missing '
+                             f'{sorted(expected - set(state))[:3]}, unexpected {sorted(set(state) - expected)[:3]}.')
+        method.net.load_state_dict(state, strict=False)
+    return method
+
+
+def _snapshot(rule: str):
+    return [official_weights(f'ifcnn/Code/snapshots/IFCNN-{rule.upper()}.pth')]
+
+
+_COMMON = dict(paper=PAPER, licence=LICENCE, tags=('baseline',))
+
+
+@register_method('ifcnn', weights=_snapshot('max'), **_COMMON)
+def ifcnn(weights=None) -> IFCNN:
+    return _load(IFCNN('max'), weights)
+
+
+@register_method('ifcnn-mean', weights=_snapshot('mean'), **_COMMON)
+def ifcnn_mean(weights=None) -> IFCNN:
+    return _load(IFCNN('mean'), weights)
+
+
+@register_method('ifcnn-sum', weights=_snapshot('sum'), **_COMMON)
+def ifcnn_sum(weights=None) -> IFCNN:
+    return _load(IFCNN('sum'), weights)
+
+
+@register_method('ifcnn-tang', weights=_snapshot('max'), **_COMMON)
+def ifcnn_tang(weights=None) -> IFCNN:
+    return _load(IFCNN('max', normalisation='imagenet'), weights)
+
+
+@register_method('ifcnn-vifbench', weights=_snapshot('max'), **_COMMON)
+def ifcnn_vifbench(weights=None) -> IFCNN:
+    return _load(IFCNN('max', normalisation='imagenet', channel_order='bgr'), weights)
