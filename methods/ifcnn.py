@@ -56,11 +56,18 @@ NORMALISATION = {'none': ((0.0, 0.0, 0.0), (1.0, 1.0, 1.0)),
                  'imagenet': ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}
 
 
-def cv2_rgb_to_gray(rgb: Tensor) -> Tensor:
-    """`cv2.cvtColor(img, COLOR_RGB2GRAY)` of uint8 RGB levels (N, 3, H, W) -> (N, 1, H, W) levels (OpenCV 4's
-    15-bit fixed point, rounded). `tests/methods/test_ifcnn.py` checks it against cv2 on all 2**24 colours."""
+# cv2.cvtColor(COLOR_RGB2GRAY) on uint8: fixed-point BT.601 weights, rounded. OpenCV 3 used 14 bits, OpenCV 4 uses 15
+# bits; the two disagree by one level on 0.26 % of all colours, and the published images tell which one made them.
+CV2_GRAY = {3: ((4899, 9617, 1868), 14), 4: ((9798, 19235, 3735), 15)}
+
+
+def cv2_rgb_to_gray(rgb: Tensor, opencv: int = 4) -> Tensor:
+    """`cv2.cvtColor(img, COLOR_RGB2GRAY)` of uint8 RGB levels (N, 3, H, W) -> (N, 1, H, W) levels, as OpenCV
+    `opencv` (3 or 4) computes it. `tests/methods/test_ifcnn.py` checks version 4 against the installed cv2 on all
+    2**24 colours."""
+    (cr, cg, cb), bits = CV2_GRAY[opencv]
     r, g, b = rgb.round().to(torch.int32).unbind(1)
-    return torch.div(r * 9798 + g * 19235 + b * 3735 + (1 << 14), 1 << 15, rounding_mode='floor').unsqueeze(1).float()
+    return torch.div(r * cr + g * cg + b * cb + (1 << bits - 1), 1 << bits, rounding_mode='floor').unsqueeze(1).float()
 
 
 class ConvBlock(nn.Module):
@@ -111,15 +118,19 @@ class IFCNN(PILColour, FusionMethod):
         rule: 'max', 'sum' or 'mean' (must match the snapshot).
         normalisation: 'none' (official IV run) or 'imagenet'.
         channel_order: 'rgb' (the output's channel 0 is red for the gray conversion) or 'bgr' (VIF-Benchmark).
+        opencv: 3 or 4, the OpenCV version whose RGB2GRAY rounding to reproduce.
     """
 
-    def __init__(self, rule: str = 'max', normalisation: str = 'none', channel_order: str = 'rgb') -> None:
+    def __init__(self, rule: str = 'max', normalisation: str = 'none', channel_order: str = 'rgb',
+                 opencv: int = 4) -> None:
         super().__init__()
         if normalisation not in NORMALISATION:
             raise ValueError(f'Expected `normalisation` in {tuple(NORMALISATION)}, but got {normalisation!r}.')
         if channel_order not in ('rgb', 'bgr'):
             raise ValueError(f"Expected `channel_order` 'rgb' or 'bgr', but got {channel_order!r}.")
-        self.normalisation, self.channel_order = normalisation, channel_order
+        if opencv not in CV2_GRAY:
+            raise ValueError(f'Expected `opencv` in {tuple(CV2_GRAY)}, but got {opencv!r}.')
+        self.normalisation, self.channel_order, self.opencv = normalisation, channel_order, opencv
         self.net = IFCNNNet(rule)
         mean, std = NORMALISATION[normalisation]
         self.register_buffer('mean', torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
@@ -141,7 +152,7 @@ class IFCNN(PILColour, FusionMethod):
         rgb = torch.floor((out * self.std + self.mean).clamp(0, 1) * 255)
         if self.channel_order == 'bgr':
             rgb = rgb.flip(1)
-        return cv2_rgb_to_gray(rgb) / 255
+        return cv2_rgb_to_gray(rgb, self.opencv) / 255
 
     def bare_network(self, ir: Tensor, vis: Tensor):
         a, b = self.network_input(vis), self.network_input(ir)
@@ -169,17 +180,17 @@ _COMMON = dict(paper=PAPER, licence=LICENCE, tags=('baseline',))
 
 @register_method('ifcnn', weights=_snapshot('max'), **_COMMON)
 def ifcnn(weights=None) -> IFCNN:
-    return _load(IFCNN('max'), weights)
+    return _load(IFCNN('max', opencv=3), weights)
 
 
 @register_method('ifcnn-mean', weights=_snapshot('mean'), **_COMMON)
 def ifcnn_mean(weights=None) -> IFCNN:
-    return _load(IFCNN('mean'), weights)
+    return _load(IFCNN('mean', opencv=3), weights)
 
 
 @register_method('ifcnn-sum', weights=_snapshot('sum'), **_COMMON)
 def ifcnn_sum(weights=None) -> IFCNN:
-    return _load(IFCNN('sum'), weights)
+    return _load(IFCNN('sum', opencv=3), weights)
 
 
 @register_method('ifcnn-tang', weights=_snapshot('max'), **_COMMON)

@@ -197,8 +197,9 @@ def _load(method: SeAFusion, weights) -> SeAFusion:
         unused = {k for k in state if k.split('.')[1:2] == ['bn']}  # decode*.bn.*: never applied
         expected = set(method.net.state_dict())
         if set(state) - unused != expected or len(unused) != 4 * 5:
+            extra = sorted(set(state) - unused - expected)
             raise ValueError(f'{weights[0]} does not hold the SeAFusion state dict: missing '
-                             f'{sorted(expected - set(state))[:3]}, unexpected {sorted(set(state) - unused - expected)[:3]}.')
+                             f'{sorted(expected - set(state))[:3]}, unexpected {extra[:3]}.')
         method.net.load_state_dict({k: v for k, v in state.items() if k not in unused})
     return method
 
