@@ -36,7 +36,7 @@ def test_seafusion_reproduces_tno42(tmp_path, data_root, weights_dir):
     pairs = [f'{i:02d}' for i in range(1, 43)] if FULL else TNO_SMALL
     fused = bench_run(tmp_path, 'seafusion', 'tno42', pairs, data_root, weights_dir)
     ref = data_root / 'tno42' / 'fused' / 'SeAFusion'
-    rows = [(p, *compare(fused / f'{p}.png', ref / f'{p}.png', gray=True)) for p in pairs]
+    rows = [(p, *compare(fused / f'{p}.png', ref / f'{p}.png')) for p in pairs]
     check_rows('seafusion on tno42', rows, 80, 1)
 
 

@@ -60,11 +60,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float('inf') if mse == 0 else 10 * np.log10(255 ** 2 / mse)
 
 
-def compare(ours: Path, reference: Path, gray: bool = False) -> tuple[float, int]:
-    """(PSNR, max |difference|) of two image files; `gray`: compare their BT.601 gray images (the benchmark's own
-    reading of a fused image for gray metrics)."""
+def compare(ours: Path, reference: Path, gray: bool | None = None) -> tuple[float, int]:
+    """(PSNR, max |difference|) of two image files. `gray`: compare their BT.601 gray images (the benchmark's own
+    reading of a fused image for gray metrics); None: only when one of the two is gray (a script that writes a gray
+    fusion as three channels differing at a few pixels, SeAFusion)."""
     a, b = read_image(ours), read_image(reference)
-    if gray:
+    if gray or (gray is None and a.ndim != b.ndim):
         a, b = to_gray(a), to_gray(b)
     assert a.shape == b.shape, f'{ours.name}: shape {a.shape}, reference {b.shape}'
     return psnr(a, b), int(np.abs(a.astype(int) - b.astype(int)).max())
