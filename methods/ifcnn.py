@@ -2,32 +2,42 @@
 
 Port of uzeful/IFCNN @ 8fe59c2 (`Code/model.py`, `Code/IFCNN_Main.py`, `Code/utils/myTransforms.py`), loading the
 official snapshots `Code/snapshots/IFCNN-{MAX,MEAN,SUM}.pth`. Module and parameter names follow the official classes,
-so each state dict loads key for key (ResNet-101's conv1 is stored in the snapshot; nothing else of ResNet is used).
+so each state dict loads key for key (ResNet-101's conv1 is stored in the snapshot; nothing else of ResNet is used;
+the PyTorch 0.4 files have no BatchNorm `num_batches_tracked` counters).
 
 Network: replicate-pad 3, conv1 7x7 3->64 without bias (ResNet's conv1, stride 1), then ConvBlock (replicate-pad 1,
-conv 3x3 without bias, batch norm with running statistics, ReLU) per image; the features of the two images fused by
+conv 3x3 without bias, batch norm with running statistics, ReLU), one image at a time; the two feature maps fused by
 the rule (MAX: element-wise maximum; SUM; MEAN); ConvBlock, conv 1x1 64->3.
 
-Test-time behaviour of the official infrared-visible run (`IFCNN_Main.py`, dataset 'IV'):
+Test-time protocol of the official infrared-visible run (`IFCNN_Main.py`, dataset 'IV'), the default:
 
 * each gray file read by PIL as 'RGB' (three equal channels), `ToTensor` (x / 255 in float32), `Normalize` with mean
   0 and std 1 (the identity); `model(vis, ir)`;
 * output de-normalised per channel (`x * std + mean`), clamped to [0, 1], `* 255` in float32, `astype('uint8')`
-  (truncation), then `cv2.cvtColor(RGB2GRAY)`: fixed-point `(9798 R + 19235 G + 3735 B + 2**14) >> 15` (OpenCV 4;
-  the network's three output channels differ, so the gray weights matter).
+  (truncation), then `cv2.cvtColor(RGB2GRAY)`. The three output channels differ, so the gray weights and their
+  rounding matter: the official images were made by OpenCV 3 (14-bit fixed point: on the 14 official pairs 47 pixels
+  off by one against 66 with OpenCV 4's 15 bits, with the network in float64), Tang's and VIF-Benchmark's by OpenCV 4.
+
+Options (every registered name): `normalisation` 'none' (mean 0, std 1) or 'imagenet' (mean (0.485, 0.456, 0.406),
+std (0.229, 0.224, 0.225), what the official script uses for colour multi-focus images), and `opencv` (3 or 4), the
+RGB2GRAY rounding.
 
 Registered names:
 
-* `ifcnn`: IFCNN-MAX with that protocol; reproduces the official `Code/results/IFCNN-MAX-IV-*.png`.
-* `ifcnn-mean`, `ifcnn-sum`: the IFCNN-MEAN and IFCNN-SUM snapshots with their rules, same protocol (the official
-  script runs MEAN on multi-exposure images only and SUM on nothing; no infrared-visible results of either exist).
-* `ifcnn-tang`: IFCNN-MAX with ImageNet normalisation (mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225), as the
-  official script does for colour multi-focus images and VIF-Benchmark's `IFCNN/IFCNN.py` for every pair), gray
-  output by RGB weights: reproduces Tang's published TNO-42 IFCNN images (Linfeng-Tang/Image-Fusion @ dba5bf3,
-  `IFCNN_TNO`), which the official protocol misses by 24-33 dB.
-* `ifcnn-vifbench`: VIF-Benchmark's `IFCNN/IFCNN.py` @ 23f2e51 as coded: the same ImageNet normalisation, but the
-  inputs are read by `cv2.imread(path, 0)` and replicated as BGR, so the output's channel 0 (de-normalised with the
-  red statistics) is taken as blue by `COLOR_BGR2GRAY`.
+* `ifcnn`: IFCNN-MAX, the official IV protocol (OpenCV 3); reproduces the official `Code/results/IFCNN-MAX-IV-*.png`
+  (all 14 pairs: 87.8-92.0 dB, within 1 grey level).
+* `ifcnn-mean`, `ifcnn-sum`: the IFCNN-MEAN and IFCNN-SUM snapshots with their rules, same protocol.
+* `ifcnn-tang`: IFCNN-MAX with ImageNet normalisation and OpenCV 4: reproduces Tang's published TNO-42 IFCNN images
+  (Linfeng-Tang/Image-Fusion @ dba5bf3, `IFCNN_TNO`; all 42: 88.0 dB or more, within 1 grey level), which the
+  official protocol misses by 24-33 dB.
+* `ifcnn-vifbench`: VIF-Benchmark's `IFCNN/IFCNN.py` @ 23f2e51 as coded: ImageNet normalisation, inputs read by
+  `cv2.imread(path, 0)` and replicated as BGR, so the output's channel 0 (de-normalised with the red statistics) is
+  taken as blue by `COLOR_BGR2GRAY` (52-56 dB from Tang's TNO-42 images, which were not made by this version).
+
+The authors' other published IV folder, `Results/IV` (MAX, MEAN and SUM), was made with ImageNet normalisation and
+OpenCV 3: `create_method('ifcnn', normalisation='imagenet')` and `create_method('ifcnn-sum', normalisation='imagenet')`
+reproduce its MAX and SUM images (90-103 dB); its MEAN images match no snapshot and rule (32.6 dB with IFCNN-MEAN, at
+most 42-47 dB with any combination tried), so they come from weights that were not released.
 
 Colour: the official IV images are all gray. A colour visible image is handled as VIF-Benchmark does: its luminance
 is what `cv2.imread(path, IMREAD_GRAYSCALE)` returns for an RGB PNG, and the fused gray image is recoloured with the
@@ -178,26 +188,15 @@ def _snapshot(rule: str):
 _COMMON = dict(paper=PAPER, licence=LICENCE, tags=('baseline',))
 
 
-@register_method('ifcnn', weights=_snapshot('max'), **_COMMON)
-def ifcnn(weights=None) -> IFCNN:
-    return _load(IFCNN('max', opencv=3), weights)
+def _register(name: str, rule: str, normalisation: str, channel_order: str, opencv: int) -> None:
+    def factory(weights=None, normalisation: str = normalisation, opencv: int = opencv) -> IFCNN:
+        return _load(IFCNN(rule, normalisation=normalisation, channel_order=channel_order, opencv=opencv), weights)
+    factory.__name__ = name.replace('-', '_')
+    register_method(name, weights=_snapshot(rule), **_COMMON)(factory)
 
 
-@register_method('ifcnn-mean', weights=_snapshot('mean'), **_COMMON)
-def ifcnn_mean(weights=None) -> IFCNN:
-    return _load(IFCNN('mean', opencv=3), weights)
-
-
-@register_method('ifcnn-sum', weights=_snapshot('sum'), **_COMMON)
-def ifcnn_sum(weights=None) -> IFCNN:
-    return _load(IFCNN('sum', opencv=3), weights)
-
-
-@register_method('ifcnn-tang', weights=_snapshot('max'), **_COMMON)
-def ifcnn_tang(weights=None) -> IFCNN:
-    return _load(IFCNN('max', normalisation='imagenet'), weights)
-
-
-@register_method('ifcnn-vifbench', weights=_snapshot('max'), **_COMMON)
-def ifcnn_vifbench(weights=None) -> IFCNN:
-    return _load(IFCNN('max', normalisation='imagenet', channel_order='bgr'), weights)
+_register('ifcnn', 'max', 'none', 'rgb', 3)
+_register('ifcnn-mean', 'mean', 'none', 'rgb', 3)
+_register('ifcnn-sum', 'sum', 'none', 'rgb', 3)
+_register('ifcnn-tang', 'max', 'imagenet', 'rgb', 4)
+_register('ifcnn-vifbench', 'max', 'imagenet', 'bgr', 4)

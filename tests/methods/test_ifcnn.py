@@ -4,6 +4,8 @@
 * `ifcnn-tang` on TNO-42 against Tang's published IFCNN images: >= 80 dB, within 1 grey level (3 small pairs by
   default, all 42 with BENCH_FULL_FIDELITY=1). The official protocol misses them by 24-33 dB: see methods/ifcnn.py.
 * `ifcnn-vifbench` on VIF-Benchmark's own demo run, when `vifbench12/fused/IFCNN` is in the data root.
+* the authors' other published IV results (uzeful/IFCNN `Results/IV`, MAX and SUM: ImageNet normalisation), when
+  copies are in `zoo/ifcnn_iv14/fused/IFCNN-{MAX,SUM}-ResultsIV/`.
 """
 from __future__ import annotations
 
@@ -45,6 +47,18 @@ def test_ifcnn_tang_reproduces_tno42(tmp_path, data_root, weights_dir):
     ref = data_root / 'tno42' / 'fused' / 'IFCNN'
     rows = [(p, *compare(fused / f'{p}.png', ref / f'{p}.png')) for p in pairs]
     check_rows('ifcnn-tang on tno42', rows, 80, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.calibration
+@pytest.mark.parametrize('method, folder', [('ifcnn', 'IFCNN-MAX'), ('ifcnn-sum', 'IFCNN-SUM')])
+def test_imagenet_normalisation_reproduces_results_iv(method, folder, tmp_path, data_root, weights_dir):
+    ref = data_root / 'zoo' / 'ifcnn_iv14' / 'fused' / f'{folder}-ResultsIV'
+    if not ref.is_dir():
+        pytest.skip(f'{ref} is not in the data root (uzeful/IFCNN @ 8fe59c2, Results/IV/{folder}-IV-*.png)')
+    fused = bench_run(tmp_path, method, 'ifcnn_iv14', None, data_root, weights_dir, normalisation='imagenet')
+    rows = [(p, *compare(fused / f'{p}.png', ref / f'{folder}-IV-{p}.png')) for p in IV14]
+    check_rows(f'{method} (ImageNet normalisation) on Results/IV', rows, 80, 1)
 
 
 @pytest.mark.slow

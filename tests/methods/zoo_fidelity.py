@@ -41,13 +41,15 @@ def subset_manifest(tmp: Path, dataset: str, pairs: list[str] | None) -> str:
 
 
 def bench_run(tmp: Path, method: str, dataset: str, pairs: list[str] | None, data_root: Path,
-              weights_dir: Path) -> Path:
-    """Runs the runner (what `python -m bench run` calls); returns the folder of the method's fused PNGs."""
+              weights_dir: Path, **options) -> Path:
+    """Runs the runner (what `python -m bench run` calls), with factory `options` for the method; returns the folder
+    of the method's fused PNGs."""
     name = subset_manifest(tmp, dataset, pairs)
     out = tmp / 'run'
     summary = run_benchmark(RunConfig(methods=[method], datasets=[name], metrics=['en'], out=out,
                                       data_root=data_root, weights_dir=weights_dir, device='cpu', warmup=0,
-                                      fetch=False, fallback=False, progress=False))
+                                      fetch=False, fallback=False, progress=False,
+                                      method_options={method: options}))
     with open(out / 'timing.csv', newline='') as fh:
         fused = len(list(csv.DictReader(fh)))
     assert summary.errors == 0 and fused == summary.fused, (out / 'errors.csv').read_text()
