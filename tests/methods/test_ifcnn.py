@@ -3,9 +3,11 @@
 * `ifcnn` on `ifcnn_iv14` (uzeful/IFCNN's own IFCNN-MAX results, 6 pairs): >= 80 dB, within 1 grey level.
 * `ifcnn-tang` on TNO-42 against Tang's published IFCNN images: >= 80 dB, within 1 grey level (3 small pairs by
   default, all 42 with BENCH_FULL_FIDELITY=1). The official protocol misses them by 24-33 dB: see methods/ifcnn.py.
-* `ifcnn-vifbench` on VIF-Benchmark's own demo run, when `vifbench12/fused/IFCNN` is in the data root.
+* `ifcnn-vifbench` on VIF-Benchmark's own demo run, when `vifbench12/fused/IFCNN` is in the data root (3 pairs by
+  default, all 12 with BENCH_FULL_FIDELITY=1).
 * the authors' other published IV results (uzeful/IFCNN `Results/IV`, MAX and SUM: ImageNet normalisation), when
-  copies are in `zoo/ifcnn_iv14/fused/IFCNN-{MAX,SUM}-ResultsIV/`.
+  copies are in `zoo/ifcnn_iv14/fused/IFCNN-{MAX,SUM}-ResultsIV/` (3 small pairs by default, all 6 with
+  BENCH_FULL_FIDELITY=1).
 """
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from tests.methods.zoo_fidelity import FULL, bench_run, check_rows, compare
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 IV14 = ['Camp', 'Dune', 'Kayak', 'Octec', 'Road2', 'T2']
+IV14_SMALL = ['Road2', 'Camp', 'Dune']  # 256x256, 360x270
 TNO_SMALL = ['08', '05', '37']  # the three smallest TNO-42 pairs (256x256 to 359x247)
+VIFBENCH_SMALL = ['36', '175', '049']  # the three smallest: TNO (gray visible), two RoadScene (colour visible)
 
 
 def test_cv2_gray_matches_opencv_on_every_colour():
@@ -56,8 +60,9 @@ def test_imagenet_normalisation_reproduces_results_iv(method, folder, tmp_path, 
     ref = data_root / 'zoo' / 'ifcnn_iv14' / 'fused' / f'{folder}-ResultsIV'
     if not ref.is_dir():
         pytest.skip(f'{ref} is not in the data root (uzeful/IFCNN @ 8fe59c2, Results/IV/{folder}-IV-*.png)')
-    fused = bench_run(tmp_path, method, 'ifcnn_iv14', None, data_root, weights_dir, normalisation='imagenet')
-    rows = [(p, *compare(fused / f'{p}.png', ref / f'{folder}-IV-{p}.png')) for p in IV14]
+    pairs = IV14 if FULL else IV14_SMALL
+    fused = bench_run(tmp_path, method, 'ifcnn_iv14', pairs, data_root, weights_dir, normalisation='imagenet')
+    rows = [(p, *compare(fused / f'{p}.png', ref / f'{folder}-IV-{p}.png')) for p in pairs]
     check_rows(f'{method} (ImageNet normalisation) on Results/IV', rows, 80, 1)
 
 
@@ -67,6 +72,7 @@ def test_ifcnn_vifbench_reproduces_vifbench12(tmp_path, data_root, weights_dir):
     ref = data_root / 'vifbench12' / 'fused' / 'IFCNN'
     if not ref.is_dir():
         pytest.skip(f'{ref} is not in the data root (Nonex111/vif_benchmark @ 71558c9, Results/IFCNN)')
-    fused = bench_run(tmp_path, 'ifcnn-vifbench', 'vifbench12', None, data_root, weights_dir)
-    rows = [(p.stem, *compare(fused / p.name, ref / p.name)) for p in sorted(ref.glob('*.png'))]
+    pairs = sorted(p.stem for p in ref.glob('*.png')) if FULL else VIFBENCH_SMALL
+    fused = bench_run(tmp_path, 'ifcnn-vifbench', 'vifbench12', pairs, data_root, weights_dir)
+    rows = [(p, *compare(fused / f'{p}.png', ref / f'{p}.png')) for p in pairs]
     check_rows('ifcnn-vifbench on vifbench12', rows, 80, 1)
