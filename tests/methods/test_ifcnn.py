@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from methods.ifcnn import cv2_rgb_to_gray
+from methods.ifcnn import IFCNNNet, cv2_rgb_to_gray
 from tests.methods.zoo_fidelity import FULL, bench_run, check_rows, compare
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
@@ -32,6 +32,22 @@ def test_cv2_gray_matches_opencv_on_every_colour():
     rgb = np.stack([(v >> 16) & 255, (v >> 8) & 255, v & 255], -1).astype(np.uint8).reshape(4096, 4096, 3)
     ours = cv2_rgb_to_gray(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())[0, 0].to(torch.uint8).numpy()
     assert np.array_equal(ours, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+
+
+def test_fusion_rules():
+    # Same weights, identical inputs: MAX and MEAN fuse f with itself to f; SUM to 2f, which only SUM's conv3 sees.
+    torch.manual_seed(0)
+    nets = {rule: IFCNNNet(rule).eval() for rule in ('max', 'mean', 'sum')}
+    for net in nets.values():
+        net.load_state_dict(nets['max'].state_dict())
+    x, y = torch.rand(1, 3, 12, 15), torch.rand(1, 3, 12, 15)
+    with torch.no_grad():
+        torch.testing.assert_close(nets['max'](x, x), nets['mean'](x, x))
+        f = nets['max'].features(x)
+        torch.testing.assert_close(nets['sum'](x, x), nets['sum'].conv4(nets['sum'].conv3(2 * f)))
+        fx, fy = nets['max'].features(x), nets['max'].features(y)
+        torch.testing.assert_close(nets['max'](x, y), nets['max'].conv4(nets['max'].conv3(torch.maximum(fx, fy))))
+        assert not torch.allclose(nets['max'](x, y), nets['mean'](x, y))
 
 
 @pytest.mark.slow
