@@ -15,8 +15,9 @@ Test-time protocol of the official infrared-visible run (`IFCNN_Main.py`, datase
   0 and std 1 (the identity); `model(vis, ir)`;
 * output de-normalised per channel (`x * std + mean`), clamped to [0, 1], `* 255` in float32, `astype('uint8')`
   (truncation), then `cv2.cvtColor(RGB2GRAY)`. The three output channels differ, so the gray weights and their
-  rounding matter: the official images were made by OpenCV 3 (14-bit fixed point: on the 14 official pairs 47 pixels
-  off by one against 66 with OpenCV 4's 15 bits, with the network in float64), Tang's and VIF-Benchmark's by OpenCV 4.
+  rounding matter. The authors' images were made by OpenCV 3 (14-bit fixed point; pixels off by one on their 14 IV
+  pairs, network in float64: 77 with OpenCV 3's rounding, 97 with OpenCV 4's 15 bits; on `Results/IV` MAX in float32:
+  67 against 139), Tang's TNO-42 images by OpenCV 4 (7 pairs, float64: 22 against 74).
 
 Options (every registered name): `normalisation` 'none' (mean 0, std 1) or 'imagenet' (mean (0.485, 0.456, 0.406),
 std (0.229, 0.224, 0.225), what the official script uses for colour multi-focus images), and `opencv` (3 or 4), the
