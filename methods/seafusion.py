@@ -51,8 +51,8 @@ _TO_RGB = ((1.0, 1.0, 1.0), (1.403, -0.714, 0.0), (0.0, -0.344, 1.773))
 
 
 class ConvLeaky(nn.Module):
-    """conv k x k (zero padding k // 2) + LeakyReLU(0.2): official `ConvLeakyRelu2d`, and `ConvBnLeakyRelu2d`, whose
-    BatchNorm is never applied."""
+    """conv 3x3 (zero padding) + LeakyReLU(0.2): official `ConvLeakyRelu2d`, and `ConvBnLeakyRelu2d`, whose BatchNorm
+    is never applied."""
 
     def __init__(self, cin: int, cout: int) -> None:
         super().__init__()
@@ -85,6 +85,8 @@ class ConvTanh(nn.Module):
 
 
 class DenseBlock(nn.Module):
+    """Two conv + LeakyReLU layers, each output concatenated after its input: c -> 3c channels."""
+
     def __init__(self, c: int) -> None:
         super().__init__()
         self.conv1, self.conv2 = ConvLeaky(c, c), ConvLeaky(2 * c, c)
