@@ -341,6 +341,43 @@ def vifbench12(data: Path, prov: Provenance) -> dict:
     }
 
 
+IFCNN_REPO, IFCNN_COMMIT = "uzeful/IFCNN", "8fe59c2b1553e52acc793986208ca479d134a8da"
+IFCNN_IV_ORDER = ["Camp", "Camp1", "Dune", "Gun", "Navi", "Kayak", "Octec", "Road", "Road2", "Steamboat", "T2", "T3",
+                  "Trees4906", "Trees4917"]  # IFCNN_Main.py's IV_filenames (its 'Window' has no files)
+
+
+def ifcnn_iv14(data: Path, prov: Provenance) -> dict:
+    d = data / "zoo" / "ifcnn_iv14"
+    repo, sha = IFCNN_REPO, IFCNN_COMMIT
+    stems = {p.name.removesuffix("_IR.png") for p in (d / "inputs").glob("*_IR.png")}
+    unknown = stems - set(IFCNN_IV_ORDER)
+    if unknown:
+        fail(f"zoo/ifcnn_iv14: pairs not in IFCNN_Main.py's list: {sorted(unknown)}")
+    names = [n for n in IFCNN_IV_ORDER if n in stems]
+    return {
+        "name": "ifcnn_iv14",
+        "title": "IFCNN's infrared-visible test set (sample)",
+        "description": (
+            f"{len(names)} of the 14 infrared-visible pairs of IFCNN's IVDataset (TNO scenes and others: Camp, Dune, "
+            "Kayak, Octec, Road2, T2, ...), grey 1-channel PNG in sizes from 256x256 to 640x480, with the official "
+            f"IFCNN-MAX results. Copies of Code/datasets/IVDataset and Code/results in {repo} at {sha[:7]}."
+        ),
+        "citation": (
+            "Zhang, Y., Liu, Y., Sun, P., Yan, H., Zhao, X., Zhang, L. IFCNN: A general image fusion framework based "
+            f"on convolutional neural network. Information Fusion 54 (2020) 99-118; {TNO_CITATION}"
+        ),
+        "licence": "No licence file in uzeful/IFCNN; the TNO scenes keep the terms of Toet's TNO Image Fusion Dataset.",
+        "homepage": f"https://github.com/{repo}",
+        "directory": "zoo/ifcnn_iv14",
+        "pairs": [{"name": n, "ir": f"inputs/{n}_IR.png", "vi": f"inputs/{n}_Vis.png"} for n in names],
+        "sources": [
+            folder_source("inputs/", repo, sha, "Code/datasets/IVDataset"),
+            folder_source("fused/IFCNN-MAX/", repo, sha, "Code/results"),
+        ],
+        "results": {"IFCNN-MAX": result("IFCNN-MAX", "IFCNN-MAX-IV-{pair}.png", repo, sha, "Code/results")},
+    }
+
+
 # TOML, written by hand (tomllib only reads)
 
 
@@ -420,7 +457,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True, help="data root holding MANIFEST.csv and one folder per set")
     args = ap.parse_args()
     prov = Provenance(args.data)
-    for build in (tno42, tno21, msrs, roadscene, roadscene44_csf, vifb21, vifbench12):
+    for build in (tno42, tno21, msrs, roadscene, roadscene44_csf, vifb21, vifbench12, ifcnn_iv14):
         spec = build(args.data, prov)
         root = args.data / spec["directory"]
         print(f"{spec['name']}: {len(spec['pairs'])} pairs")
