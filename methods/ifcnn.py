@@ -186,14 +186,23 @@ def _snapshot(rule: str):
     return [official_weights(f'ifcnn/Code/snapshots/IFCNN-{rule.upper()}.pth')]
 
 
-_COMMON = dict(paper=PAPER, licence=LICENCE, tags=('baseline',))
+_COMMON = dict(paper=PAPER, licence=LICENCE, tags=('baseline',), year=2020)
+_VERIFIED = {
+    'ifcnn': 'published images: zoo/ifcnn_iv14 (6 of the 14 official IV results): 87.8-91.2 dB, within 1 level',
+    'ifcnn-mean': 'network as ifcnn (published images); the MEAN snapshot has no published IV images: contract '
+                  'and rule tests only',
+    'ifcnn-sum': 'network as ifcnn (published images); its published Results/IV need normalisation=imagenet '
+                 '(92-103 dB, checked outside CI)',
+    'ifcnn-tang': "published images: Tang's TNO-42 IFCNN results (42): 88.0-94.4 dB (median), within 1 level",
+    'ifcnn-vifbench': 'published images: a VIF-Benchmark run (12, checked when present): 93.0-94.6 dB',
+}
 
 
 def _register(name: str, rule: str, normalisation: str, channel_order: str, opencv: int) -> None:
     def factory(weights=None, normalisation: str = normalisation, opencv: int = opencv) -> IFCNN:
         return _load(IFCNN(rule, normalisation=normalisation, channel_order=channel_order, opencv=opencv), weights)
     factory.__name__ = name.replace('-', '_')
-    register_method(name, weights=_snapshot(rule), **_COMMON)(factory)
+    register_method(name, weights=_snapshot(rule), verification=_VERIFIED[name], **_COMMON)(factory)
 
 
 _register('ifcnn', 'max', 'none', 'rgb', 3)
