@@ -208,7 +208,7 @@ def _load(method: SeAFusion, weights) -> SeAFusion:
 
 @register_method('seafusion', paper=PAPER, licence=LICENCE, colour='rgb', tags=('baseline',), year=2022,
                  weights=[official_weights('seafusion/Checkpoint/SeAFusion/SeAFusion.pth')],
-                 verification="published images: Tang's TNO-42 SeAFusion results (42): 88.1-91.5 dB (median), within "
-                              '1 level')
+                 verification="published images: Tang's TNO-42 SeAFusion results (42): min 88.1, median 91.5 dB, "
+                              'within 1 level')
 def seafusion(weights=None) -> SeAFusion:
     return _load(SeAFusion(), weights)
