@@ -188,7 +188,8 @@ def _snapshot(rule: str):
 
 _COMMON = dict(paper=PAPER, licence=LICENCE, tags=('baseline',), year=2020)
 _VERIFIED = {
-    'ifcnn': 'published images: zoo/ifcnn_iv14 (6 of the 14 official IV results): min 87.8, median 91.2 dB, within 1 level',
+    'ifcnn': 'published images: zoo/ifcnn_iv14 (6 of the 14 official IV results): min 87.8, median 91.2 dB, '
+             'within 1 level',
     'ifcnn-mean': 'network as ifcnn (published images); the MEAN snapshot has no published IV images: contract '
                   'and rule tests only',
     'ifcnn-sum': 'network as ifcnn (published images); its published Results/IV need normalisation=imagenet '
