@@ -21,7 +21,8 @@ import time
 
 import torch
 
-NAMES = ['csf', 'datfuse', 'densefuse', 'densefuse-pytorch', 'sdnet', 'u2fusion', 'ydtr', 'dfecf']
+NAMES = ['csf', 'datfuse', 'densefuse', 'densefuse-pytorch', 'pmgi', 'sdnet', 'tardal', 'tardal-dt', 'tardal-plus',
+         'u2fusion', 'ydtr', 'dfecf']
 
 
 def _pair(device: str):

@@ -12,8 +12,10 @@ is 3x3, zero padding 1, with bias.
 Protocol shared by every variant (`ImagePair`, `Eval`):
 
 * IR `cv2.imread(path, IMREAD_GRAYSCALE)`, visible `cv2.imread(path, IMREAD_COLOR)` then
-  `cv2.cvtColor(BGR2GRAY)` (OpenCV >= 4 fixed point, `methods._opencv.cv_gray`); both `uint8 / 255.` in float64,
-  fed as float32;
+  `cv2.cvtColor(BGR2GRAY)` (OpenCV >= 4 fixed point, `methods._opencv.cv_gray`; OpenCV 3.4's older coefficients
+  fit the published run worse); both `uint8 / 255.` in float64, fed as float32. A gray image stored as three equal
+  channels reads as its grey level either way; an IR file that stores colour is made gray by the benchmark
+  (`bench.images.to_gray`), not by OpenCV;
 * output `.clip(0, 1)`, `* 255.` and `astype(uint8)`: **truncated**, not rounded;
 * with `--color` (every documented command): the fused level as Y under the visible image's OpenCV Cr/Cb,
   `COLOR_YCrCb2BGR` (`methods._opencv.cv_recolour`). A gray visible image comes back gray.
