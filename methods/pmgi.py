@@ -20,6 +20,9 @@ luminance recoloured with the visible image's PIL Cb/Cr (`img2RGB`). The officia
 same luminance as a gray BMP: `colour='gray'`. VIF-Benchmark's script pairs files by index of two unsorted `glob`
 listings (its `natsorted(data)` result is discarded); that only matters when the two folders list differently.
 Gray images stored as 3-channel files (TNO-42) are read as the script reads them; see `methods._tf_gan`.
+
+Against the VIF-Benchmark run published in Nonex111/vif_benchmark @ 71558c9 (`Results/PMGI`) this gives 84-95 dB,
+every pixel within one grey level, on all 12 of its images.
 """
 from __future__ import annotations
 

@@ -28,8 +28,8 @@ Variants (registered names):
   rounded to float16, every layer computes in float32 and rounds its result to float16 -- the convolution before
   its bias is added, then the sum (PyTorch 1.10's cuDNN path adds the bias separately), the BN output, tanh --,
   and `out * 255.` is a float16 product before truncation. Against the VIF-Benchmark run published in
-  Nonex111/vif_benchmark @ 71558c9 this gives 72-89 dB (every pixel within one level) on its 12 images, where plain
-  float32 gives 55-75 dB with up to 3 levels off. `half=False` is the official README's `tardal++` command
+  Nonex111/vif_benchmark @ 71558c9 this gives 72-88 dB (every pixel within one level) on its 12 images, where plain
+  float32 gives 55-74 dB with up to 3 levels off. `half=False` is the official README's `tardal++` command
   (float32, `--eval`).
 * `tardal-dt`: `tardal.pt` as the official README runs it (`--color` without `--eval`): BN in training mode, i.e.
   normalised by the current image's own statistics (biased variance, eps 1e-5) with the checkpoint's affine

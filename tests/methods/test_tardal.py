@@ -2,9 +2,9 @@
 in float16 on a GPU), fused through `bench run` with the default protocol (float16 arithmetic emulated in float32,
 see methods/tardal.py).
 
-Floor (issue 14): every image >= 55 dB and within 2 grey levels. The float16 emulation does better (72-89 dB, every
+Floor (issue 14): every image >= 55 dB and within 2 grey levels. The float16 emulation does better (72-88 dB, every
 pixel within one level, on all 12 images of that run); a median of 70 dB pins it, as plain float32 arithmetic
-(`half=False`, the official README's command) stays at 55-75 dB with up to 3 levels off.
+(`half=False`, the official README's command) stays at 55-74 dB with up to 3 levels off.
 """
 from __future__ import annotations
 
