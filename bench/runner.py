@@ -133,7 +133,7 @@ class _Run:
                 return manifest
             except Exception as err:  # offline, server down, checksum: fall back below
                 reason += f' and fetching failed ({err})'
-        have_pairs = any((manifest.root(self.root) / p.ir).is_file() for p in pairs)
+        have_pairs = any(manifest.path(self.root, p.ir).is_file() for p in pairs)
         if have_pairs or not self.cfg.fallback:
             self.summary.notes.append(f'Dataset {name}: {reason}; missing files are error rows.')
             return manifest
@@ -157,8 +157,7 @@ class _Run:
         label, pairs = self._pairs(manifest, split if manifest is requested else None)
         selection = Selection(label, manifest, pairs)
         for pair in pairs:
-            root = manifest.root(self.root)
-            selection.inputs[pair.name] = digest([file_identity(root / f, manifest.checksums.get(f))
+            selection.inputs[pair.name] = digest([file_identity(manifest.path(self.root, f), manifest.checksums.get(f))
                                                   for f in (pair.ir, pair.vi)])
         selection.published = self.published(selection)
         return selection
@@ -191,8 +190,7 @@ class _Run:
             path = results.find(pair)
         except Exception:
             return fused_key(ds.inputs[pair.name], 'missing')
-        rel = path.relative_to(ds.manifest.root(self.root)).as_posix() if path.is_relative_to(
-            ds.manifest.root(self.root)) else None
+        rel = Path(os.path.relpath(path, ds.manifest.root(self.root))).as_posix()  # `../zoo/...` for some results
         return fused_key(ds.inputs[pair.name], digest(file_identity(path, ds.manifest.checksums.get(rel))))
 
     def find_stale(self, selections: list[Selection]) -> None:
@@ -203,7 +201,7 @@ class _Run:
         for ds in selections:
             jobs = [(n, None) for n in self.cfg.methods] + [(r.name, r) for r in ds.published]
             for name, results in jobs:
-                for pair in ds.pairs:
+                for pair in ds.pairs if results is None else results.select(ds.pairs):
                     expected = self.expected_key(ds, pair, name, results)
                     stored = self.store.fused_key(ds.label, pair.name, name) if results is None else None
                     if stored is not None and (stored != expected
@@ -331,9 +329,10 @@ class _Run:
         return fused8
 
     def run_results(self, ds: Selection, results: PublishedResults, cache: dict) -> None:
-        todo = [p for p in ds.pairs if self._needs_work(ds.label, p.name, results.name, fuse=False)]
-        self.summary.complete += len(ds.pairs) - len(todo)
-        self.bar.update(len(ds.pairs) - len(todo))
+        pairs = results.select(ds.pairs)
+        todo = [p for p in pairs if self._needs_work(ds.label, p.name, results.name, fuse=False)]
+        self.summary.complete += len(pairs) - len(todo)
+        self.bar.update(len(pairs) - len(todo))
 
         def load(pair: Pair):
             loaded = self.load(ds.manifest, pair, cache)
@@ -362,7 +361,8 @@ class _Run:
                 out.append(PublishedResults(name, sub if sub.is_dir() else folder, pattern))
         for name in self._declared_results(manifest):
             declared = manifest.results[name]
-            out.append(PublishedResults(name, manifest.root(self.root) / declared.dir, declared.pattern))
+            out.append(PublishedResults(name, manifest.path(self.root, declared.dir), declared.pattern,
+                                        manifest.result_pairs(name)))
         return out
 
     def execute(self) -> RunSummary:
@@ -373,7 +373,8 @@ class _Run:
         self.summary.methods = {s.label: self.cfg.methods + [r.name for r in s.published] for s in selections}
         self.find_stale(selections)
         self.write_meta(selections, finished=False)
-        total = sum(len(s.pairs) * (len(self.cfg.methods) + len(s.published)) for s in selections)
+        total = sum(len(s.pairs) * len(self.cfg.methods) + sum(len(r.select(s.pairs)) for r in s.published)
+                    for s in selections)
         with progress_bar(total=total, desc='fuse+score', unit='pair', enable=self.cfg.progress) as self.bar:
             for ds in selections:
                 cache: dict = {}

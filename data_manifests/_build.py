@@ -316,6 +316,13 @@ def vifbench12(data: Path, prov: Provenance) -> dict:
     for m in folders(d / "fused"):
         sources.append(folder_source(f"fused/{m}/", rrepo, rsha, f"Results/{m}"))
         results[m] = result(m, "{pair}.png", rrepo, rsha, f"Results/{m}")
+    # The method zoo's reference images from the same run (zoo/README.md) are a sample of the pairs, kept in the
+    # data root's zoo/ folder: the manifest reaches them from the set's folder through `..`.
+    zoo = folders(data / "zoo" / "vifbench12" / "fused")
+    for m in zoo:
+        rel = f"../zoo/vifbench12/fused/{m}"
+        sources.append(folder_source(f"{rel}/", rrepo, rsha, f"Results/{m}"))
+        results[m] = {**result(m, "{pair}.png", rrepo, rsha, f"Results/{m}"), "dir": rel}
     return {
         "name": "vifbench12",
         "title": "VIF-Benchmark demo set, 12 pairs",
@@ -323,7 +330,8 @@ def vifbench12(data: Path, prov: Provenance) -> dict:
             "The 12 demo infrared-visible pairs of VIF-Benchmark: 6 from MSRS (640x480), 3 from RoadScene and 3 "
             "from TNO; PNG, infrared grey, visible RGB. With fused results of "
             f"{len(results)} methods from a public run of VIF-Benchmark ({rrepo} at {rsha[:7]}): RGB, the luminance "
-            f"fused and recoloured with the visible CbCr. Inputs from {repo} at {sha[:7]} ({path})."
+            f"fused and recoloured with the visible CbCr ({', '.join(zoo)}: 4 of the 12 pairs, kept in the data "
+            f"root's zoo/vifbench12/ folder). Inputs from {repo} at {sha[:7]} ({path})."
         ),
         "citation": (
             f"Inputs: {MSRS_CITATION}; {ROADSCENE_CITATION}; {TNO_CITATION}. "

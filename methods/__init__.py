@@ -12,9 +12,11 @@ from methods import densefuse  # noqa: E402,F401
 from methods import fusiongan  # noqa: E402,F401
 from methods import ganmcc  # noqa: E402,F401
 from methods import ifcnn  # noqa: E402,F401
+from methods import pmgi  # noqa: E402,F401
 from methods import rfn_nest  # noqa: E402,F401
 from methods import sdnet  # noqa: E402,F401
 from methods import seafusion  # noqa: E402,F401
+from methods import tardal  # noqa: E402,F401
 from methods import u2fusion  # noqa: E402,F401
 from methods import umf_cmgr  # noqa: E402,F401
 from methods import ydtr  # noqa: E402,F401
