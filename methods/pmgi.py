@@ -87,6 +87,8 @@ class PMGI(GANGenerator):
           'Network based on Proportional Maintenance of Gradient and Intensity. AAAI 2020, 12797-12804',
     licence='MIT (HaoZhang1018/PMGI_AAAI2020)',
     weights=[official_weights(f'{CHECKPOINT}.index'), official_weights(f'{CHECKPOINT}.data-00000-of-00001')],
-    tags=('baseline',))
+    tags=('baseline',), year=2020,
+    verification='published images: a VIF-Benchmark run on vifbench12 (4 here; all 12 checked outside CI): min '
+                 '86.7, median 90.6 dB, within 1 level')
 def pmgi(weights=None, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> PMGI:
     return PMGI(weights, gray_as_rgb=gray_as_rgb)
