@@ -21,7 +21,7 @@ import time
 
 import torch
 
-NAMES = ['csf', 'densefuse', 'densefuse-pytorch', 'sdnet', 'u2fusion', 'dfecf']
+NAMES = ['csf', 'cufd', 'densefuse', 'densefuse-pytorch', 'sdnet', 'stdfusionnet', 'u2fusion', 'dfecf']
 
 
 def _pair(device: str):
