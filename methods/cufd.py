@@ -254,6 +254,7 @@ _STAGE2 = 'cufd/model/feature/epoch3/part2_model.ckpt'
 
 
 @register_method('cufd', paper=PAPER, licence=LICENCE, colour='gray', tags=('baseline',),
+                 note='slow on a CPU: about 27 s of one core per 640x480 pair (stage 2 runs at four scales)',
                  weights=[official_weights(p + s) for p in (_STAGE1, _STAGE2)
                           for s in ('.index', '.data-00000-of-00001')])
 def cufd(weights=None, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> CUFD:
