@@ -386,6 +386,76 @@ def ifcnn_iv14(data: Path, prov: Provenance) -> dict:
     }
 
 
+# Reference sets of the method zoo (issue 14): samples of each method's official test set with its published results,
+# copied byte for byte under zoo/ of the data root (zoo/README.md there gives the sources); not in MANIFEST.csv.
+STDFUSIONNET = ("jiayi-ma/STDFusionNet", "8b4a51308b713e1fe62b0e48b0e2873ea54952ab")
+CUFD = ("Meiqi-Gong/CUFD", "7539bd31a54ecfe95c59bf5defd67767bf7f5836")
+
+
+def stdfusionnet_tno9(data: Path, prov: Provenance) -> dict:
+    repo, sha = STDFUSIONNET
+    d = data / "zoo" / "stdfusionnet_tno9"
+    pairs = plain_pairs(d, ".bmp", key=int)
+    return {
+        "name": "stdfusionnet_tno9",
+        "title": "TNO, STDFusionNet's 9-pair test set (sample)",
+        "description": (
+            f"{len(pairs)} of the 9 TNO infrared-visible pairs that STDFusionNet's official test script fuses "
+            "(Test_ir, Test_vi), named 01..09, with the authors' published results (STDFusionNet_Results, gray "
+            "BMP). The inputs are JPEG files named .bmp: infrared 1-channel, visible 3-channel (YCbCr JPEG of "
+            "near-gray content); widths 371-589 and heights 306-426 pixels here. "
+            f"Copies of {repo} at {sha[:7]}; the other pairs are at the same URLs."
+        ),
+        "citation": (
+            "Ma, J., Tang, L., Xu, M., Zhang, H., Xiao, G. STDFusionNet: An Infrared and Visible Image Fusion Network "
+            f"Based on Salient Target Detection. IEEE TIM 70 (2021) 5009513; {TNO_CITATION}"
+        ),
+        "licence": (
+            f"{repo} is MIT; the TNO images are from Toet's TNO Image Fusion Dataset on figshare, see its terms there."
+        ),
+        "homepage": f"https://github.com/{repo}",
+        "directory": "zoo/stdfusionnet_tno9",
+        "pairs": pairs,
+        "sources": [
+            folder_source("ir/", repo, sha, "Test_ir"),
+            folder_source("vi/", repo, sha, "Test_vi"),
+            folder_source("fused/STDFusionNet/", repo, sha, "STDFusionNet_Results"),
+        ],
+        "results": {"STDFusionNet": result("STDFusionNet", "{pair}.bmp", repo, sha, "STDFusionNet_Results")},
+    }
+
+
+def cufd_roadscene10(data: Path, prov: Provenance) -> dict:
+    repo, sha = CUFD
+    d = data / "zoo" / "cufd_roadscene10"
+    pairs = plain_pairs(d, ".jpg", key=int)
+    return {
+        "name": "cufd_roadscene10",
+        "title": "RoadScene, CUFD's 10-pair test set (sample)",
+        "description": (
+            f"{len(pairs)} of the 10 RoadScene infrared-visible pairs in CUFD's repository (test_imgs/RoadScene, "
+            "named 1..10), with the authors' published results (results/RoadScene, gray BMP). Both modalities are "
+            "1-channel JPEG; widths 478-507 and heights 322-365 pixels here. "
+            f"Copies of {repo} at {sha[:7]}; the other pairs are at the same URLs."
+        ),
+        "citation": (
+            "Xu, H., Gong, M., Tian, X., Huang, J., Ma, J. CUFD: An encoder-decoder network for visible and "
+            "infrared image fusion based on common and unique feature decomposition. CVIU 218 (2022) 103407; "
+            f"RoadScene: {ROADSCENE_CITATION}"
+        ),
+        "licence": f"No licence file in {repo}; cite CUFD and FusionDN / U2Fusion.",
+        "homepage": f"https://github.com/{repo}",
+        "directory": "zoo/cufd_roadscene10",
+        "pairs": pairs,
+        "sources": [
+            folder_source("ir/", repo, sha, "test_imgs/RoadScene/IR"),
+            folder_source("vi/", repo, sha, "test_imgs/RoadScene/VIS"),
+            folder_source("fused/CUFD/", repo, sha, "results/RoadScene"),
+        ],
+        "results": {"CUFD": result("CUFD", "{pair}.bmp", repo, sha, "results/RoadScene")},
+    }
+
+
 # TOML, written by hand (tomllib only reads)
 
 
@@ -465,7 +535,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True, help="data root holding MANIFEST.csv and one folder per set")
     args = ap.parse_args()
     prov = Provenance(args.data)
-    for build in (tno42, tno21, msrs, roadscene, roadscene44_csf, vifb21, vifbench12, ifcnn_iv14):
+    for build in (tno42, tno21, msrs, roadscene, roadscene44_csf, vifb21, vifbench12, ifcnn_iv14, stdfusionnet_tno9,
+                  cufd_roadscene10):
         spec = build(args.data, prov)
         root = args.data / spec["directory"]
         print(f"{spec['name']}: {len(spec['pairs'])} pairs")

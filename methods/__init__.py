@@ -7,6 +7,7 @@ from methods._weights import WeightsNotFound, default_weights_dir
 # One import per method module; importing registers the methods.
 from methods import pixel_rules  # noqa: E402,F401
 from methods import csf  # noqa: E402,F401
+from methods import cufd  # noqa: E402,F401
 from methods import datfuse  # noqa: E402,F401
 from methods import densefuse  # noqa: E402,F401
 from methods import fusiongan  # noqa: E402,F401
@@ -16,6 +17,7 @@ from methods import pmgi  # noqa: E402,F401
 from methods import rfn_nest  # noqa: E402,F401
 from methods import sdnet  # noqa: E402,F401
 from methods import seafusion  # noqa: E402,F401
+from methods import stdfusionnet  # noqa: E402,F401
 from methods import tardal  # noqa: E402,F401
 from methods import u2fusion  # noqa: E402,F401
 from methods import umf_cmgr  # noqa: E402,F401
