@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.images import read_image
+from bench.images import read_image_layout
 from bench.published import IMAGE_SUFFIXES
 
 _BOUNDARY = re.compile(r'[^0-9A-Za-z]|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])')
@@ -108,22 +108,24 @@ def score_triples(triples: list[Triple], metrics: list[str], convention: str, de
     loaded, groups = {}, {}
     for t in triples:
         try:
-            images = tuple(read_image(p) for p in (t.fused, t.ir, t.vi))
+            images, stored_rgb = zip(*(read_image_layout(p) for p in (t.fused, t.ir, t.vi)))
             if len({im.shape[:2] for im in images}) != 1:
                 sizes = ', '.join(f'{p} is {im.shape[1]}x{im.shape[0]}' for p, im in zip((t.fused, t.ir, t.vi), images))
                 raise ValueError(f'size mismatch: {sizes}')
         except Exception as err:
             yield t, err
             continue
-        loaded[t] = images
+        loaded[t] = images, stored_rgb
         groups.setdefault(tuple(im.shape for im in images), []).append(t)
     with progress_bar(total=len(loaded), desc='score', unit='triple', enable=progress) as bar:
         for members in groups.values():
             for start in range(0, len(members), batch):
                 chunk = members[start:start + batch]
-                f, a, b = (torch.stack([_tensor(loaded[t][k]) for t in chunk]).to(device) for k in range(3))
+                f, a, b = (torch.stack([_tensor(loaded[t][0][k]) for t in chunk]).to(device) for k in range(3))
+                # vifb and mefb read each file as stored: a gray image stored as RGB is RGB to them.
+                stored_rgb = [[loaded[t][1][k] for t in chunk] for k in range(3)]
                 try:
-                    values = score_images(f, a, b, metrics, convention)
+                    values = score_images(f, a, b, metrics, convention, stored_rgb=stored_rgb)
                 except Exception as err:
                     for t in chunk:
                         yield t, err
