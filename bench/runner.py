@@ -240,8 +240,10 @@ class _Run:
         if fused.shape[:2] != pair.ir.shape:
             raise ValueError(f'Fused image of {method!r} for pair {pair.name!r} is {fused.shape[1]}x{fused.shape[0]}, '
                              f'the sources are {pair.ir.shape[1]}x{pair.ir.shape[0]} (width x height).')
+        # conventions that read files as stored (vifb, mefb) see a gray image stored as RGB as three channels
         values = metrics.score_images(_to_tensor(fused, self.device), _to_tensor(pair.ir, self.device),
-                                      _to_tensor(pair.vis, self.device), todo, self.cfg.convention)
+                                      _to_tensor(pair.vis, self.device), todo, self.cfg.convention,
+                                      stored_rgb=(fused_rgb, pair.ir_rgb, pair.vis_rgb))
         self.store.add_scores(ds, pair.name, method, self.cfg.convention, {k: v.item() for k, v in values.items()},
                               key=score_key(key, METRICS_VERSION))
         self.summary.scored += len(values)
