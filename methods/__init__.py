@@ -13,6 +13,8 @@ from methods import densefuse  # noqa: E402,F401
 from methods import fusiongan  # noqa: E402,F401
 from methods import ganmcc  # noqa: E402,F401
 from methods import ifcnn  # noqa: E402,F401
+from methods import murf  # noqa: E402,F401
+from methods import piafusion  # noqa: E402,F401
 from methods import pmgi  # noqa: E402,F401
 from methods import rfn_nest  # noqa: E402,F401
 from methods import sdnet  # noqa: E402,F401
