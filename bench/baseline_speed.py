@@ -21,7 +21,7 @@ import time
 
 import torch
 
-NAMES = ['csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch', 'ifcnn', 'pmgi', 'sdnet', 'seafusion',
+NAMES = ['csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch', 'ifcnn', 'murf', 'pmgi', 'sdnet', 'seafusion',
          'stdfusionnet', 'tardal', 'tardal-dt', 'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
 
 

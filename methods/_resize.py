@@ -92,4 +92,3 @@ def cv_resize_linear(x: Tensor, size: tuple[int, int]) -> Tensor:
     x = x[..., left] * a[0] + x[..., right] * a[1]
     top, bottom, b = _cv_taps(x.shape[-2], h, x.device)
     return x[..., top, :] * b[0].view(-1, 1) + x[..., bottom, :] * b[1].view(-1, 1)
-
