@@ -38,7 +38,8 @@ Protocol of test.py (N = 1240):
 
 The method's colour mode is 'rgb' (the network takes the RGB image and colours the result itself). A gray visible
 image is fed as three equal channels (what test.py reads from a gray image stored as RGB); the result's three
-channels are then equal and the port returns one. test.py cannot read a gray image stored as one channel as the
+channels are then equal up to float rounding (one pixel of one level on vifbench12's TNO pairs) and the port
+returns the green one. test.py cannot read a gray image stored as one channel as the
 visible input, nor an infrared image stored as three channels; the port takes both (the infrared grey levels as they
 are).
 

@@ -29,11 +29,11 @@ the image border: TensorFlow computes x = 1239.0 (inside, kept), the port 1239.0
 spreads through the fusion convolutions to 4 output pixels, up to 7 levels off.
 
 What is committed, `murf_official_digest.json`: for each official image, per channel the mean and the means of an
-8x8 grid of blocks (`np.array_split` of rows and columns), to 1e-4 levels; for the three TNO pairs, whose visible image is gray
-stored as RGB (17, 21, 36), only the green channel, which is what the port returns for a gray visible image (the
-official three channels are equal there but for one pixel of 21, one level apart). A PSNR computed on block means (each block weighted by its
-pixel count) cannot be lower than the pixel PSNR (Jensen's inequality), so `>= 80 dB` on blocks is implied by the
-pixel-wise result above; the test asserts it for the pairs it fuses.
+8x8 grid of blocks (`np.array_split` of rows and columns), to 1e-4 levels; for the three TNO pairs, whose visible
+image is gray stored as RGB (17, 21, 36), only the green channel, which is what the port returns for a gray visible
+image (the official three channels are equal there but for one pixel of 21, one level apart). A PSNR computed on
+block means (each block weighted by its pixel count) cannot be lower than the pixel PSNR (Jensen's inequality), so
+`>= 80 dB` on blocks is implied by the pixel-wise result above; the test asserts it for the pairs it fuses.
 
 By default the test fuses one pair (each pair runs the network at 1240x1240: ~10 s of one CPU core);
 `BENCH_FULL_FIDELITY=1` fuses all 12.
