@@ -50,6 +50,7 @@ def test_small_images_are_refused():
 
 
 @pytest.mark.calibration
+@pytest.mark.slow
 def test_reproduces_the_published_tno_results(tmp_path, data_root, weights_dir):
     fused = bench_run(tmp_path, 'auifnet', 'zhao_tno40', None, data_root, weights_dir)
     rows = published_rows(fused, 'zhao_tno40', 'AUIF-Net', data_root)

@@ -65,6 +65,7 @@ def test_output_is_stretched_and_truncated():
 
 
 @pytest.mark.calibration
+@pytest.mark.slow
 def test_reproduces_the_published_tno21_results(tmp_path, data_root, weights_dir):
     fused = bench_run(tmp_path, 'lrrnet', 'tno21', ['1', '2', '3', '4', '5'], data_root, weights_dir)
     rows = published_rows(fused, 'tno21', 'LRRNet', data_root)
