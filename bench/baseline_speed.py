@@ -21,8 +21,8 @@ import time
 
 import torch
 
-NAMES = ['csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch', 'ifcnn', 'pmgi', 'sdnet', 'seafusion',
-         'stdfusionnet', 'tardal', 'tardal-dt', 'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
+NAMES = ['auifnet', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch', 'didfuse', 'ifcnn', 'lrrnet', 'pmgi',
+         'sdnet', 'seafusion', 'stdfusionnet', 'tardal', 'tardal-dt', 'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
 
 
 def _pair(device: str):
