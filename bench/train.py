@@ -33,7 +33,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(method=args.method, data=[d.strip() for item in args.data for d in item.split(',') if d.strip()],
                       epochs=args.epochs, patches_per_epoch=args.patches_per_epoch, batch_size=args.batch_size,
                       patch_size=args.patch_size, lr=args.lr, decay_after=args.decay_after, seed=args.seed,
-                      bn_batches=args.bn_batches)
+                      bn_batches=args.bn_batches, fast=not args.exact_fp32)
     out = Path(args.out or f'runs/train/{args.method}')
     try:
         summary = train(cfg, out, data_root=data_root(args.data_root), device=_device(args.device),
@@ -73,6 +73,10 @@ def add_parser(subparsers) -> None:
     p.add_argument('--bn-batches', type=int, default=d['bn_batches'],
                    help='batches of fresh crops over which the batch-norm statistics are recomputed with the final '
                         'weights after the last epoch (default %(default)s; 0: keep the running averages)')
+    p.add_argument('--exact-fp32', action='store_true',
+                   help="the network's reference arithmetic, every equation as written (what versions before the "
+                        'fast one computed); default: the fast arithmetic, the same float32 function up to rounding '
+                        '(see methods/dfecf/MODEL_CARD.md)')
     p.add_argument('--device', default='auto', help="'auto' (default), 'cpu', 'cuda:0'")
     p.add_argument('--threads', type=int, help='torch CPU threads (default: torch chooses)')
     p.add_argument('--checkpoint-minutes', type=float, default=5.0, help='default %(default)s')

@@ -29,6 +29,7 @@ import torch
 from torch import Tensor
 
 from bench.interrupts import Interrupted, Interrupts
+from methods.dfecf.heap import large_blocks_on_heap
 
 __all__ = ['TrainConfig', 'train', 'load_training_pairs', 'learning_rate', 'epoch_patches', 'steps_per_epoch',
            'target_level']
@@ -51,6 +52,7 @@ class TrainConfig:
     decay_after: int = 15
     seed: int = 0
     bn_batches: int = 4
+    fast: bool = True   # the network's fast arithmetic (`DFECFNet.set_fast`); False: the reference one
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
@@ -226,7 +228,8 @@ def train(cfg: TrainConfig, out: Path, *, data_root: Path, device: str = 'cpu', 
     if threads:
         torch.set_num_threads(threads)
     try:
-        return _train(cfg, out, data_root, device, checkpoint_minutes, max_steps, fresh, progress, log)
+        with large_blocks_on_heap():
+            return _train(cfg, out, data_root, device, checkpoint_minutes, max_steps, fresh, progress, log)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -244,7 +247,7 @@ def _train(cfg: TrainConfig, out: Path, data_root: Path, device, checkpoint_minu
         raise ValueError(f'Training images smaller than the {cfg.patch_size}-pixel patch: {", ".join(small[:5])}.')
 
     torch.manual_seed(cfg.seed)
-    net = build_network(cfg.method)
+    net = build_network(cfg.method).set_fast(cfg.fast)
     net.init_output_level(target_level(pairs))
     net = net.to(device).train()
     loss_fn = build_loss(cfg.method)
@@ -253,7 +256,8 @@ def _train(cfg: TrainConfig, out: Path, data_root: Path, device, checkpoint_minu
     ckpt_path = out / 'checkpoint.pt'
     if ckpt_path.is_file() and not fresh:
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        saved = {**asdict(TrainConfig()), **ckpt['config']}  # fields added since the checkpoint take defaults
+        # Fields added since the checkpoint take defaults, except `fast`: earlier versions had only the reference.
+        saved = {**asdict(TrainConfig()), 'fast': False, **ckpt['config']}
         if saved != asdict(cfg):
             diff = {k: (saved.get(k), v) for k, v in asdict(cfg).items() if saved.get(k) != v}
             raise ValueError(f'{ckpt_path} was written by another configuration ({diff}, checkpoint vs now); '
