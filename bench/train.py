@@ -10,9 +10,11 @@ __all__ = ['add_parser', 'cmd_train', 'weights_options']
 DESCRIPTION = (
     'Trains a DFECF variant with the paper\'s protocol (Table 2 defaults: 128x128 patches, batch 32, Adam, learning '
     'rate 1e-3 halved every epoch after epoch 15, 30 epochs). Each epoch draws --patches-per-epoch random crops with '
-    'a generator seeded by (seed, epoch). Checkpoints are written every --checkpoint-minutes and after every epoch; '
+    'a generator seeded by (seed, epoch). Checkpoints are written every --checkpoint-minutes, after every epoch and '
+    'on Ctrl-C or SIGTERM (the last finished step; exit 130 or 143); '
     'running the same command again resumes and reproduces the uninterrupted run exactly. After the last epoch the '
-    'batch-norm statistics are recomputed with the final weights (--bn-batches). Writes checkpoint.pt, '
+    'batch-norm statistics are recomputed with the final weights (--bn-batches). The network runs its fast float32 '
+    'arithmetic unless --exact-fp32. Without a progress bar every step logs a line. Writes checkpoint.pt, '
     'losses.csv, losses.png, train.json and, when finished, weights.pt (load it with `bench run --weights '
     'METHOD=PATH`).')
 

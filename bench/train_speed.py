@@ -10,13 +10,15 @@ same initialisation and train on the same batches of random crops of `--data`.
 "reference" is what `bench train` and `fuse` ran before the fast path: the reference arithmetic
 (`DFECFNet.set_fast(False)`) with glibc mmapping large blocks; "fast" is today's default (fast arithmetic, large
 blocks from the heap, `methods.dfecf.heap`). Prints each round, then the median wall and CPU (user + system) seconds
-of each path and the ratios. On a shared machine the CPU time is the steadier measure; the load average is printed.
+of each path and the ratios, and each process's peak RSS. On a shared machine the CPU time is the steadier measure;
+the load average is printed. Two processes hold a step's memory each: batch 32 of 128x128 needs about 2 x 12 GiB.
 """
 from __future__ import annotations
 
 import argparse
 import multiprocessing
 import os
+import resource
 import statistics
 import time
 
@@ -82,6 +84,7 @@ def _worker(conn, path: str, kind: str, args: dict) -> None:
                 timing = _timed(lambda: work(i))
         else:
             timing = _timed(lambda: work(i))
+        timing['peak_gib'] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20   # the process's peak RSS
         conn.send(timing)
 
 
@@ -104,7 +107,8 @@ def _side_by_side(kind: str, args: dict, rounds: int) -> dict:
                 if r:
                     times[path].append(t)
                 print(f'  round {r}{" (warm-up)" if not r else ""} {path:9s}: wall {t["wall"]:6.2f} s, '
-                      f'user {t["user"]:6.2f} s, sys {t["sys"]:5.2f} s   (load {os.getloadavg()[0]:.1f})', flush=True)
+                      f'user {t["user"]:6.2f} s, sys {t["sys"]:5.2f} s, peak RSS {t["peak_gib"]:.1f} GiB '
+                      f'(load {os.getloadavg()[0]:.1f})', flush=True)
     finally:
         for proc, conn in workers.values():
             conn.send(None)
