@@ -424,10 +424,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as err:  # unknown names from the registries; their message carries the suggestions
         print(f'error: {err.args[0] if err.args else err}', file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
         print('\nInterrupted. Everything finished so far is saved; run the same command again to resume.',
               file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return getattr(err, 'exit_code', EXIT_INTERRUPTED)  # SIGTERM (bench.interrupts): 143
     except Exception as err:  # data/download/manifest errors: one clear line, not a traceback
         from bench.download import ChecksumError, DownloadError
         from bench.datasets import ManifestError
