@@ -21,8 +21,8 @@ import time
 
 import torch
 
-NAMES = ['csf', 'datfuse', 'densefuse', 'densefuse-pytorch', 'ifcnn', 'pmgi', 'sdnet', 'seafusion', 'tardal',
-         'tardal-dt', 'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
+NAMES = ['cddfuse', 'csf', 'datfuse', 'densefuse', 'densefuse-pytorch', 'emma', 'ifcnn', 'pmgi', 'sdnet',
+         'seafusion', 'tardal', 'tardal-dt', 'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
 
 
 def _pair(device: str):
