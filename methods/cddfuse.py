@@ -30,6 +30,11 @@ Protocol of `test_IVF.py` (the default; one image at a time):
 * `fused = (fused - min) / (max - min)` in float32, `* 255`, and `skimage.io.imsave` of that float32 image, which
   imageio turns into `uint8(x / 255 * 255 + 0.499999999)` in float64 (`methods._zhao_io.imageio_uint8`): rounded.
 
+Verification (`tests/methods/test_cddfuse_emma.py`): the official weights are not here, so `test_IVF.py` itself ran
+(on a CPU) with seeded random weights saved in the official layout, on 37x53, 48x64 and 61x40 images (visible RGB)
+and on five real pairs (TNO-42 05, 08, 37; MSRS 00004N; RoadScene FLIR_00006), and the port loaded the same file:
+the float images handed to `imsave` are equal (max abs diff 0) and so is every pixel of every PNG.
+
 Option `ipp` (default True): the float gray conversion of a colour visible image as opencv-python's wheels compute
 it on x86-64 (Intel IPP); False for OpenCV's own arithmetic (one level apart on 546 of the 2**24 colours). An IR file
 that stores colour is made gray by the benchmark (`bench.images.to_gray`), not by OpenCV.
@@ -54,6 +59,8 @@ PAPER = ('Z. Zhao, H. Bai, J. Zhang, Y. Zhang, S. Xu, Z. Lin, R. Timofte, L. Van
 LICENCE = 'none (Zhaozixiang1228/MMIF-CDDFuse @ fd8da1f has no licence file)'
 DIM, HEADS = 64, 8
 #: checkpoint key -> attribute of `CDDFuseNet` holding that state dict
+NOTE = ('slow on a CPU: about 550 GMAC per 640x480 pair (Restormer blocks and a full 3x3 conv over 192 channels at '
+        'full resolution, three times); 240 s a pair measured on a loaded 2-core CPU, so prefer --device cuda')
 PARTS = {'DIDF_Encoder': 'encoder', 'DIDF_Decoder': 'decoder', 'BaseFuseLayer': 'base_fuse',
          'DetailFuseLayer': 'detail_fuse'}
 
@@ -343,10 +350,11 @@ def load_strict(module: nn.Module, state: dict, where: str) -> None:
     module.load_state_dict(state)
 
 
-@register_method('cddfuse', paper=PAPER, licence=LICENCE, colour='gray', tags=('baseline',), year=2023,
+@register_method('cddfuse', paper=PAPER, licence=LICENCE, colour='gray', tags=('baseline', 'zoo'), year=2023,
+                 note=NOTE,
                  weights=[official_weights('cddfuse/models/CDDFuse_IVF.pth')],
-                 verification='random-weight equality with the official modules: 3 sizes, max abs diff 0 before '
-                              'quantisation')
+                 verification='random-weight equality with the official test_IVF.py: 3 sizes and 5 real pairs, '
+                              'max abs diff 0 before quantisation, every pixel equal')
 def cddfuse(weights=None, ipp: bool = True) -> CDDFuse:
     method = CDDFuse(ipp=ipp)
     if weights is not None:
