@@ -6,7 +6,8 @@ Reading (`utils/img_read_save.py` of Zhaozixiang1228/MMIF-CDDFuse @ fd8da1f, `ut
 on the float32 image, `np.round` (half to even), then `/ 255` in float32. OpenCV's float conversion is not its
 integer one: the pip wheels of opencv-python on x86-64 run it through Intel IPP, which computes
 `fma(R, 0.299f, fma(B, 0.114f, G * 0.587f))` in float32 (found by comparing all 2**24 colours with
-opencv-python-headless 4.8.1.78, IPP enabled, on an AVX-512 CPU: equal on every colour). With IPP switched off
+opencv-python-headless 4.8.1.78 and 5.1.0, IPP enabled, on an AVX-512 CPU: equal on every colour; the authors pin
+4.5.3.56, which has no wheel for Python 3.11). With IPP switched off
 (`cv2.ipp.setUseIPP(False)`) OpenCV computes `R * 0.299f + (G * 0.587f + B * 0.114f)` instead, which rounds to a
 different level on 546 of the 2**24 colours (`ipp=False`). Gray files (three equal channels) read as their level
 either way.
