@@ -21,8 +21,9 @@ import time
 
 import torch
 
-NAMES = ['auifnet', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch', 'didfuse', 'ifcnn', 'lrrnet', 'pmgi',
-         'sdnet', 'seafusion', 'stdfusionnet', 'tardal', 'tardal-dt', 'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
+NAMES = ['auifnet', 'cddfuse', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch', 'didfuse', 'emma',
+         'ifcnn', 'lrrnet', 'pmgi', 'sdnet', 'seafusion', 'stdfusionnet', 'tardal', 'tardal-dt', 'tardal-plus',
+         'u2fusion', 'ydtr', 'dfecf']
 
 
 def _pair(device: str):

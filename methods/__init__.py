@@ -7,11 +7,13 @@ from methods._weights import WeightsNotFound, default_weights_dir
 # One import per method module; importing registers the methods.
 from methods import pixel_rules  # noqa: E402,F401
 from methods import auifnet  # noqa: E402,F401
+from methods import cddfuse  # noqa: E402,F401
 from methods import csf  # noqa: E402,F401
 from methods import cufd  # noqa: E402,F401
 from methods import datfuse  # noqa: E402,F401
 from methods import densefuse  # noqa: E402,F401
 from methods import didfuse  # noqa: E402,F401
+from methods import emma  # noqa: E402,F401
 from methods import fusiongan  # noqa: E402,F401
 from methods import ganmcc  # noqa: E402,F401
 from methods import ifcnn  # noqa: E402,F401
