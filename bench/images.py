@@ -11,7 +11,7 @@ import numpy as np
 
 from bench.download import ChecksumError
 
-__all__ = ['ImageError', 'ChecksumError', 'read_image', 'read_image_layout', 'to_gray', 'write_png']
+__all__ = ['ImageError', 'ChecksumError', 'read_bytes', 'read_image', 'read_image_layout', 'to_gray', 'write_png']
 
 
 class ImageError(ValueError):
@@ -31,19 +31,26 @@ def read_image(path: Path, sha256: str | None = None) -> np.ndarray:
     return read_image_layout(path, sha256)[0]
 
 
-def read_image_layout(path: Path, sha256: str | None = None) -> tuple[np.ndarray, bool]:
-    """`read_image`, and whether the file stores three channels (True for a gray image stored as RGB, too).
-
-    Official test scripts that read files through PIL or as RGB see such gray images differently from 1-channel
-    files; methods get this flag (`FusionMethod.fuse(..., stored_rgb=...)`).
-    """
-    path = Path(path)
+def read_bytes(path: Path) -> bytes:
+    """The bytes of an image file; ImageError naming the file when it is missing or unreadable."""
     try:
-        data = path.read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise ImageError(f'Image file not found: {path}') from None
     except OSError as err:
         raise ImageError(f'Cannot read image file {path}: {err.strerror or err}') from None
+
+
+def read_image_layout(path: Path, sha256: str | None = None, data: bytes | None = None) -> tuple[np.ndarray, bool]:
+    """`read_image`, and whether the file stores three channels (True for a gray image stored as RGB, too).
+
+    Official test scripts that read files through PIL or as RGB see such gray images differently from 1-channel
+    files; methods get this flag (`FusionMethod.fuse(..., stored_rgb=...)`). `data`: the file's bytes, read
+    elsewhere (a cluster worker gets them from the driver); `path` then only names the file in messages.
+    """
+    path = Path(path)
+    if data is None:
+        data = read_bytes(path)
     if sha256 is not None:
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:
