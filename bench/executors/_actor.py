@@ -15,6 +15,13 @@ __all__ = ['ClusterWorker']
 
 
 class ClusterWorker(Worker):
+    def run_chunk_timed(self, chunk) -> tuple[list, float]:
+        """`run_chunk` and the seconds it took inside the worker (the rest of a round trip is Ray's)."""
+        import time
+        start = time.perf_counter()
+        out = self.run_chunk(chunk)
+        return out, time.perf_counter() - start
+
     def process(self) -> dict:
         """Where this worker runs and with what (tests, run.json)."""
         import os

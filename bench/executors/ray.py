@@ -52,7 +52,10 @@ class RayExecutor:
                 ray.init(address=cfg.address, include_dashboard=False, logging_level='warning')
             except (ConnectionError, ValueError, RuntimeError) as err:
                 where = cfg.address or os.environ.get('RAY_ADDRESS') or 'a new local instance'
-                raise ExecutorUnavailable(f'Cannot join the Ray cluster ({where}): {err}') from None
+                hint = ('' if os.environ.get('RAY_AUTH_MODE') else ' If the cluster uses token authentication '
+                        '(the default of recent Ray), set RAY_AUTH_MODE=token here and give its token '
+                        '(~/.ray/auth_token or RAY_AUTH_TOKEN).')
+                raise ExecutorUnavailable(f'Cannot join the Ray cluster ({where}): {err}.{hint}') from None
         self.startup_s = time.perf_counter() - start
         self.nodes = _nodes()
 
@@ -166,10 +169,7 @@ class RayExecutor:
     def _prepare(self, chunk: Chunk) -> Chunk:
         """What a worker gets: the manifest cut to the chunk's files, and bytes of the files it may not see (the
         run folder's fused images always; the sources and published results with --ship-images)."""
-        files = {f for item in chunk.items for f in (item.pair.ir, item.pair.vi)}
-        manifest = dataclasses.replace(chunk.manifest, pairs=(), sources=(), urls={}, results={},
-                                       official_splits={},
-                                       checksums={f: s for f, s in chunk.manifest.checksums.items() if f in files})
+        manifest = slim_manifest(chunk.manifest, chunk.items)
         items = []
         for item in chunk.items:
             item = dataclasses.replace(item)
@@ -249,6 +249,14 @@ class _Pool:
                     out = err
                 idle.append(actor)
                 yield task, out
+
+
+def slim_manifest(manifest, items: list) -> object:
+    """The manifest with only what a worker reads for `items` (their files' checksums, the root): a data set's
+    full manifest (a thousand pairs' checksums and URLs) would travel with every task."""
+    files = {f for item in items for f in (item.pair.ir, item.pair.vi)}
+    return dataclasses.replace(manifest, pairs=(), sources=(), urls={}, results={}, official_splits={},
+                               checksums={f: s for f, s in manifest.checksums.items() if f in files})
 
 
 def _singles(chunk: Chunk) -> list[Chunk]:
