@@ -98,6 +98,9 @@ def _executor_config(args: argparse.Namespace):
         return ExecutorConfig()
     if not ray_installed():
         raise UsageError(str(ExecutorUnavailable(f'--executor ray needs Ray, which is not installed: {RAY_INSTALL}.')))
+    if args.device.startswith('cuda:'):  # before a cluster is started or joined
+        raise UsageError(f"Expected --device cuda or auto with --executor ray (Ray gives each worker its GPU), but "
+                         f"got {args.device!r}.")
     options = {k: getattr(args, k) for k in given if k != 'ray_address'}
     try:
         return ExecutorConfig('ray', address=args.ray_address, **options)
