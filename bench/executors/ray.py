@@ -16,6 +16,7 @@ import dataclasses
 import functools
 import math
 import os
+import sys
 import time
 from collections import deque
 from pathlib import Path
@@ -213,9 +214,17 @@ class _Pool:
         self.executor = executor
         gpus = cfg.gpus_per_task if settings.device.startswith('cuda') else 0
         threads = max(1, int(cfg.cpus_per_task))
-        totals = executor.totals()
-        room = math.floor((totals['gpus'] / gpus if gpus else totals['cpus'] / cfg.cpus_per_task) + 1e-9)
+        # A worker's CPUs and GPUs come from one node: count the workers each node holds.
+        room = sum(min(math.floor(n['cpus'] / cfg.cpus_per_task + 1e-9),
+                       math.floor(n['gpus'] / gpus + 1e-9) if gpus else math.inf) for n in executor.nodes)
+        if room < 1:
+            need = f'{cfg.cpus_per_task:g} CPU(s)' + (f' and {gpus:g} GPU(s)' if gpus else '')
+            raise ExecutorUnavailable(f'No node of the Ray cluster has {need} for a worker ({executor.summary()}); '
+                                      f'lower --cpus-per-task or --gpus-per-task.')
         self.size = max(1, min(room, tasks, cfg.workers or room))
+        if tasks:
+            print(f'Ray: {executor.summary()}; {self.size} worker(s) of {cfg.cpus_per_task:g} CPU(s)'
+                  + (f' and {gpus:g} GPU(s)' if gpus else '') + f', {tasks} task(s).', file=sys.stderr)
         # torch, OpenMP and numba threads as many as the worker's CPUs: several workers share a machine
         env = {'OMP_NUM_THREADS': str(threads), 'NUMBA_NUM_THREADS': str(threads)}
         self.cls = ray.remote(ClusterWorker).options(
@@ -244,6 +253,7 @@ class _Pool:
                     out = ray.get(ref)
                 except ray.exceptions.RayActorError as err:  # dead after its restarts: a fresh worker takes over
                     self.executor._untrack(actor)
+                    ray.kill(actor, no_restart=True)  # should it only be unreachable, it must not hold its resources
                     actor, out = self.new(), err
                 except ray.exceptions.RayError as err:
                     out = err

@@ -169,7 +169,7 @@ def cluster(setup):
     saved = {k: os.environ.get(k) for k in ('PYTHONPATH', 'CRASHY_TOKENS', 'RAY_AUTH_MODE')}
     os.environ.update({k: setup['env'][k] for k in ('PYTHONPATH', 'CRASHY_TOKENS')})
     sys.path.insert(0, str(setup['plug']))  # this process plans the runs: it must know the plug-in names too
-    ray.init(num_cpus=2, include_dashboard=False, logging_level='warning')
+    ray.init(address='local', num_cpus=2, include_dashboard=False, logging_level='warning')  # never another's
     try:
         yield ray.get_runtime_context().gcs_address
     finally:
@@ -182,11 +182,11 @@ def cluster(setup):
                 os.environ[k] = v
 
 
-def run_on_ray(setup: dict, out: Path, methods: list[str], metrics=METRICS, **executor):
+def run_on_ray(setup: dict, out: Path, methods: list[str], metrics=METRICS, results=(), **executor):
     from bench.runner import RunConfig, run_benchmark
     cfg = RunConfig(methods=methods, datasets=[str(setup['manifest'])], metrics=metrics, out=out,
                     data_root=setup['data_root'], device='cpu', fetch=False, fallback=False, progress=False,
-                    executor=ExecutorConfig('ray', **executor))
+                    results=list(results), executor=ExecutorConfig('ray', **executor))
     return run_benchmark(cfg)
 
 
@@ -196,11 +196,15 @@ def test_ray_run_has_the_rows_of_the_in_process_run(setup, reference, cluster, t
     out = tmp_path / 'run'
     summary = run_on_ray(setup, out, ['average', 'maximum', 'crashy'], metrics=METRICS[:3], chunk_size=5)
     assert summary.fused == 3 * len(PAIRS) and summary.errors == 0
-    # More metrics: the fused images in the run folder are scored again (the driver sends them), not fused again.
-    summary = run_on_ray(setup, out, ['average', 'maximum', 'crashy'], chunk_size=5)
+    # More metrics: the fused images in the run folder are scored again (the driver sends them), not fused again;
+    # and published results (here the reference's `maximum` images) are scored by the workers too.
+    published = ('published', reference / 'fused' / 'tno12' / 'maximum', None)
+    summary = run_on_ray(setup, out, ['average', 'maximum', 'crashy'], results=[published], chunk_size=5)
     assert summary.fused == 0 and summary.reused == 3 * len(PAIRS) and summary.errors == 0
     assert rows(out / 'errors.csv', ERROR_COLUMNS) == []
     assert_same(out, reference, ['average', 'maximum', 'crashy'])
+    assert {k[0::2]: v[0] for k, v in scores(out, ['published']).items()} == \
+        {k[0::2]: v[0] for k, v in scores(reference, ['maximum']).items()}
     timing = rows(out / 'timing.csv', TIMING_COLUMNS)
     assert {r['node'] for r in timing} == {socket.gethostname()} and {r['threads'] for r in timing} == {'1'}
     assert sum(1 for r in timing if r['flops']) == 3  # FLOPs and memory counted once per method and data set
@@ -215,7 +219,8 @@ def test_ray_run_has_the_rows_of_the_in_process_run(setup, reference, cluster, t
 def test_killed_worker_is_restarted_and_its_chunk_redone(setup, reference, cluster, tmp_path):
     (setup['tokens'] / 'kill-1').touch()
     out = tmp_path / 'run'
-    summary = run_on_ray(setup, out, ['crashy'], chunk_size=4, retries=1)
+    # --ship-images on the way: the driver sends the sources' bytes (for workers that do not see the data root)
+    summary = run_on_ray(setup, out, ['crashy'], chunk_size=4, retries=1, ship_images=True)
     assert not list(setup['tokens'].iterdir()), 'no worker was killed'
     assert summary.errors == 0 and rows(out / 'errors.csv', ERROR_COLUMNS) == []
     assert_same(out, reference, ['crashy'])
