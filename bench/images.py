@@ -11,7 +11,8 @@ import numpy as np
 
 from bench.download import ChecksumError
 
-__all__ = ['ImageError', 'ChecksumError', 'read_bytes', 'read_image', 'read_image_layout', 'to_gray', 'write_png']
+__all__ = ['ImageError', 'ChecksumError', 'encode_png', 'read_bytes', 'read_image', 'read_image_layout', 'to_gray',
+           'write_bytes', 'write_png']
 
 
 class ImageError(ValueError):
@@ -78,18 +79,28 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(luma), 0, 255).astype(np.uint8)
 
 
-def write_png(path: Path, image: np.ndarray) -> None:
-    """Writes (H, W) or (H, W, 3) RGB uint8 as PNG atomically (temp file + rename), so a kill leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def encode_png(image: np.ndarray, name: str = 'image') -> bytes:
+    """(H, W) or (H, W, 3) RGB uint8 as PNG bytes (a cluster worker encodes, the driver writes)."""
     bgr = image if image.ndim == 2 else image[..., ::-1]
     ok, buf = cv2.imencode('.png', bgr)
     if not ok:
-        raise ImageError(f'Cannot encode {path} as PNG.')
+        raise ImageError(f'Cannot encode {name} as PNG.')
+    return buf.tobytes()
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Writes a file atomically (temp file + rename), so a kill leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.' + path.name, suffix='.tmp')
     try:
         with os.fdopen(fd, 'wb') as fh:
-            fh.write(buf.tobytes())
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Writes (H, W) or (H, W, 3) RGB uint8 as PNG atomically (temp file + rename), so a kill leaves no half file."""
+    write_bytes(path, encode_png(image, str(path)))

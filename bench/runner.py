@@ -25,7 +25,7 @@ from bench.config import data_root as default_data_root
 from bench.datasets import Manifest, Pair, fetch, load_manifest, missing_files, parse_dataset_spec, select_pairs
 from bench.executors import ExecutorConfig, open_executor
 from bench.executors.work import Chunk, Failure, Item, PairResult, Settings
-from bench.images import write_png
+from bench.images import write_bytes
 from bench.progress import progress_bar
 from bench.provenance import describe_change, digest, file_identity, fused_key, method_identity, score_key
 from bench.published import PublishedResults
@@ -284,9 +284,9 @@ class _Run:
             return
         item = chunk.item(result.pair)
         failure = result.failure
-        if result.fused is not None:
+        if result.png is not None:
             try:
-                write_png(self.store.fused_path(ds, name, result.pair), result.fused)
+                write_bytes(self.store.fused_path(ds, name, result.pair), result.png)
             except Exception as err:  # not kept: not scored either (the in-process order)
                 failure, result.scores = Failure.of('fuse', err), {}
             else:

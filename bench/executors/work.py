@@ -20,7 +20,7 @@ import torch
 import methods
 import metrics
 from bench.datasets import LoadedPair, Manifest, Pair, load_pair
-from bench.images import ImageError, read_image_layout
+from bench.images import ImageError, encode_png, read_image_layout
 from bench.prefetch import Loader
 from bench.results import error_message
 from bench.timing import count_parameters, device_name, gpu_id, node_name, profile, timed, warm_up
@@ -107,7 +107,7 @@ class Settings:
 class PairResult:
     """What a worker returns for one pair; `pair` None: the chunk's method could not be built (`failure`)."""
     pair: str | None
-    fused: np.ndarray | None = None     # the new fused image, 8-bit, to be saved
+    png: bytes | None = None            # the new fused image, 8-bit, encoded as the PNG file to be saved
     timing: dict | None = None          # `RunStore.add_timing` keywords of its fusion call
     scores: dict[str, float] = field(default_factory=dict)
     failure: Failure | None = None
@@ -195,8 +195,8 @@ class Worker:
                     loaded = loader.get(item.pair.name, item)
                     if item.fuse:
                         stage = 'fuse'
-                        result.fused, result.timing = self._fuse(method, loaded, chunk, pending_profile)
-                        fused8, fused_rgb, pending_profile = result.fused, result.fused.ndim == 3, False
+                        fused8, result.png, result.timing = self._fuse(method, loaded, chunk, pending_profile)
+                        fused_rgb, pending_profile = fused8.ndim == 3, False
                     else:
                         stage = 'read-fused' if chunk.registered else 'result'
                         fused8, fused_rgb = self._read_fused(item)
@@ -274,8 +274,9 @@ class Worker:
             raise RemoteFailure(item.fused_data)
         return read_image_layout(item.fused, data=item.fused_data)
 
-    def _fuse(self, method, loaded: LoadedPair, chunk: Chunk, count: bool) -> tuple[np.ndarray, dict]:
-        """Fuses one pair, timed alone; returns the 8-bit image and its timing row's facts."""
+    def _fuse(self, method, loaded: LoadedPair, chunk: Chunk, count: bool) -> tuple[np.ndarray, bytes, dict]:
+        """Fuses one pair, timed alone; returns the 8-bit image, its PNG file's bytes and its timing row's facts
+        (encoding here, not in the driver: on a cluster, compressing every image would load the one driver)."""
         ir = to_tensor(loaded.ir, self.device).float() / 255
         vis = to_tensor(loaded.vis, self.device).float() / 255
         fuse = functools.partial(method.fuse, stored_rgb=loaded.stored_rgb)
@@ -288,10 +289,11 @@ class Worker:
         fused, seconds = timed(fuse, ir, vis, device=self.device)
         self._warm.add(warm)
         fused8 = quantise(fused)
+        png = encode_png(fused8, f'the fused image of {chunk.method!r} for pair {loaded.name!r}')
         timing = dict(seconds=seconds, device=str(self.device), height=loaded.ir.shape[0],
                       width=loaded.ir.shape[1], peak_memory_bytes=peak, flops=flops, node=node_name(),
                       gpu=gpu_id(self.device), **self._facts)
-        return fused8, timing
+        return fused8, png, timing
 
     def _score(self, chunk: Chunk, pair: LoadedPair, fused: np.ndarray, fused_rgb: bool,
                names: tuple[str, ...]) -> dict[str, float]:
