@@ -52,7 +52,10 @@ class ExecutorConfig:
 
 def ray_installed() -> bool:
     """Whether Ray can be imported (looked up without importing it)."""
-    return importlib.util.find_spec('ray') is not None
+    try:
+        return importlib.util.find_spec('ray') is not None
+    except (ImportError, ValueError, AttributeError):  # a module entry set to None (blocked) or without a spec
+        return False
 
 
 def open_executor(cfg: ExecutorConfig | None = None):
