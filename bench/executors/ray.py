@@ -156,6 +156,9 @@ class RayExecutor:
             for (start, part), out in pool.map(queue, lambda actor: queue.popleft(),
                                                lambda actor, task: actor.score_chunk.remote(
                                                    task[1], metric_names, convention)):
+                if isinstance(out, ray.exceptions.RayActorError) and len(part) > 1:
+                    queue.extendleft((start + k, [t]) for k, t in reversed(list(enumerate(part))))
+                    continue
                 if isinstance(out, Exception):
                     failure = self._lost(out)
                     out = [(t, failure) for t in part]
@@ -176,6 +179,8 @@ class RayExecutor:
             item = dataclasses.replace(item)
             if item.fused is not None and item.fused_data is None and (chunk.registered or self.cfg.ship_images):
                 item.fused_data = _read(item.fused, 'read-fused' if chunk.registered else 'result')
+            elif item.fused is not None:  # a --results folder given relative to this driver's directory
+                item.fused = Path(os.path.abspath(item.fused))
             if self.cfg.ship_images:
                 path = functools.partial(chunk.manifest.path, self._settings.data_root)
                 try:
@@ -217,7 +222,7 @@ class _Pool:
         # A worker's CPUs and GPUs come from one node: count the workers each node holds.
         room = sum(min(math.floor(n['cpus'] / cfg.cpus_per_task + 1e-9),
                        math.floor(n['gpus'] / gpus + 1e-9) if gpus else math.inf) for n in executor.nodes)
-        if room < 1:
+        if room < 1 and tasks:
             need = f'{cfg.cpus_per_task:g} CPU(s)' + (f' and {gpus:g} GPU(s)' if gpus else '')
             raise ExecutorUnavailable(f'No node of the Ray cluster has {need} for a worker ({executor.summary()}); '
                                       f'lower --cpus-per-task or --gpus-per-task.')
