@@ -18,6 +18,7 @@ from methods import fusiongan  # noqa: E402,F401
 from methods import ganmcc  # noqa: E402,F401
 from methods import ifcnn  # noqa: E402,F401
 from methods import lrrnet  # noqa: E402,F401
+from methods import mufusion  # noqa: E402,F401
 from methods import pmgi  # noqa: E402,F401
 from methods import rfn_nest  # noqa: E402,F401
 from methods import sdnet  # noqa: E402,F401

@@ -1,0 +1,187 @@
+"""MUFusion (Cheng, Xu & Wu, Information Fusion 2023): an unsupervised fusion network trained with a memory unit.
+
+Port of AWCXV/MUFusion @ 223134e (MIT), `ir_vis/net.py` (`TwoFusion_net`), written from the official code, with
+its two infrared-visible checkpoints `ir_vis/models/TNO.model` (`mufusion`) and `ir_vis/models/RoadScene.model`
+(`mufusion-roadscene`); both are plain state dicts loaded with `weights_only=True`.
+
+Network (`TwoFusion_net(2, 1)`): every convolution is 3x3 after a reflection pad of 1, with bias. Encoder on
+[IR, VIS] (2 channels): conv1 2->32, conv2 32->32, conv3 on [conv1, conv2] 64->64 with stride 2, conv4 64->64,
+conv5 on [conv3, conv4] 128->64, conv6 on [conv3, conv4, conv5] 192->64, each followed by ReLU. Decoder: conv66
+64->64 on conv6, conv55 on [conv5, conv66], conv44 on [conv4, conv55], conv33 on [conv3, conv44] (128->64 each),
+then bicubic 2x upsampling (`nn.Upsample(scale_factor=2, mode='bicubic')`), conv22 on [conv2, up] 96->32, ReLU
+after each; conv11 on [conv1, conv22] 64->1 and tanh.
+
+Protocol of the official scripts (`ir_vis/test_image.py` for gray visible images, `ir_vis/test_image_rgb.py` for
+colour ones, added by the authors on 2023-05-25), which this port reproduces:
+
+* the whole script runs in float64 (`torch.set_default_tensor_type(torch.DoubleTensor)`): the float32 checkpoint
+  is loaded into a float64 network, inputs are `uint8 / 255.0` in float64;
+* tiling: the image is cut into 128x128 patches with a step of 124 (4 pixels of overlap) -- a grid from the top
+  left, then a column of patches flush with the right border, a row flush with the bottom border and the bottom
+  right corner --, all patches run as one batch, and the outputs are averaged where they overlap (summed in that
+  order, divided by the count). Images smaller than 128 pixels on a side crash the official script; here they
+  are padded (replicating the border) to 128 on that side and cropped back;
+* gray visible image (`test_image.py`): both images read with `scipy.misc.imread(path, mode='L')` (PIL
+  `convert('L')`; a gray image stored as three equal channels reads as itself), the averaged output saved with
+  `scipy.misc.imsave`, i.e. min-max stretched to 0..255 in float64 (`bytescale`: `(x - min) * 255 / (max - min)`,
+  + 0.5, truncated);
+* colour visible image (`test_image_rgb.py`): the network sees `Y = clip(0.299 R + 0.587 G + 0.114 B, 0, 255)` in
+  float64 (not rounded), the script's own `Cb = -0.169 R - 0.331 G + 0.5 B`, `Cr = 0.5 R - 0.419 G - 0.081 B`
+  (centred on 0) are kept, and the output is not stretched: `Y' = 255 x output` (unclipped) goes back through
+  `R = Y' + 1.402 Cr`, `G = Y' - 0.344136 Cb - 0.714136 Cr`, `B = Y' + 1.772 Cb`, clipped to 0..255 and rounded
+  (half to even). The sums are evaluated in numpy's order, left to right, which decides the rare ties;
+* `colour='gray'` with a colour visible image runs `test_image.py` on it (PIL `convert('L')`, stretched output),
+  which is what that script does with a colour file.
+
+The IR image is expected gray (the benchmark makes a colour IR file gray, `bench.images.to_gray`).
+
+Fidelity (`tests/methods/test_mufusion.py`): the official scripts themselves, run outside the project on 5 TNO pairs
+of `tno42`, MSRS `00004N` and RoadScene `FLIR_00006`, with both checkpoints; the port gives the same 8-bit images
+(the test compares sha256 digests of them).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from methods._base import FusionMethod
+from methods._per_image import per_image
+from methods._protocol import levels, pil_convert_l
+from methods._registry import register_method
+from methods._weights import official_weights
+
+__all__ = ['MUFusion', 'MUFusionNet', 'tile_origins']
+
+PAPER = ('C. Cheng, T. Xu and X.-J. Wu, MUFusion: A general unsupervised image fusion network based on memory unit, '
+         'Information Fusion 92, 80-92, 2023')
+LICENCE = 'MIT (AWCXV/MUFusion)'
+PATCH = 128
+STEP = PATCH - 4
+VERIFIED = ('official code: test_image.py / test_image_rgb.py run on 7 pairs (5 TNO, MSRS, RoadScene): identical '
+            '8-bit images (inf dB, max diff 0)')
+
+
+def _block(cin: int, cout: int, stride: int = 1, act: type[nn.Module] = nn.ReLU) -> nn.Sequential:
+    # The official layout (reflection pad, conv, activation): state dict keys `convN.1.weight` / `.bias`.
+    return nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(cin, cout, 3, stride), act())
+
+
+class MUFusionNet(nn.Module):
+    """The official `TwoFusion_net` on (N, 2, H, W) [IR, VIS]; returns the tanh output (N, 1, H, W)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.conv2, self.conv3 = _block(2, 32), _block(32, 32), _block(64, 64, stride=2)
+        self.conv4, self.conv5, self.conv6 = _block(64, 64), _block(128, 64), _block(192, 64)
+        self.conv66, self.conv55, self.conv44 = _block(64, 64), _block(128, 64), _block(128, 64)
+        self.conv33, self.conv22, self.conv11 = _block(128, 64), _block(96, 32), _block(64, 1, act=nn.Tanh)
+        self.up = nn.Upsample(scale_factor=2, mode='bicubic')
+
+    def forward(self, x: Tensor) -> Tensor:
+        g1 = self.conv1(x)
+        g2 = self.conv2(g1)
+        g3 = self.conv3(torch.cat([g1, g2], 1))
+        g4 = self.conv4(g3)
+        g5 = self.conv5(torch.cat([g3, g4], 1))
+        g6 = self.conv6(torch.cat([g3, g4, g5], 1))
+        d5 = self.conv55(torch.cat([g5, self.conv66(g6)], 1))
+        d4 = self.conv44(torch.cat([g4, d5], 1))
+        d3 = self.conv33(torch.cat([g3, d4], 1))
+        d2 = self.conv22(torch.cat([g2, self.up(d3)], 1))
+        return self.conv11(torch.cat([g1, d2], 1))
+
+
+def tile_origins(h: int, w: int) -> list[tuple[int, int]]:
+    """Top-left corners of the official 128x128 patches, in the script's order (h, w >= 128)."""
+    rows, cols = range(0, h - PATCH + 1, STEP), range(0, w - PATCH + 1, STEP)
+    return ([(i, j) for i in rows for j in cols] + [(i, w - PATCH) for i in rows]
+            + [(h - PATCH, j) for j in cols] + [(h - PATCH, w - PATCH)])
+
+
+def bytescale64(x: Tensor) -> Tensor:
+    """scipy <= 1.1 `bytescale` of one float64 image (what `scipy.misc.imsave` does): levels 0..255 (float64)."""
+    lo, hi = x.min(), x.max()
+    span = hi - lo if hi > lo else torch.ones_like(hi)
+    return torch.floor(((x - lo) * (255.0 / span)).clamp(0, 255) + 0.5)
+
+
+class MUFusion(FusionMethod):
+    """MUFusion with the official scripts' tiling, float64 arithmetic and output conventions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = MUFusionNet().double()
+        # test_image_rgb.py clips after adding the chroma; the base class clips the luminance first, so `forward`
+        # keeps its unclipped luminance (float64 levels) for `recolour`, within one `fuse` call.
+        self._luminance: Tensor | None = None
+
+    def tiled(self, ir: Tensor, vis: Tensor) -> Tensor:
+        """The network over the official tiles of one pair, (1, 1, H, W) float64 in [0, 1] each -> the averaged
+        tanh output (1, 1, H, W) float64."""
+        h, w = ir.shape[-2:]
+        x = torch.cat([ir, vis], 1)
+        if h < PATCH or w < PATCH:  # the official script needs 128 pixels a side
+            x = F.pad(x, (0, max(PATCH - w, 0), 0, max(PATCH - h, 0)), mode='replicate')
+        hp, wp = x.shape[-2:]
+        origins = tile_origins(hp, wp)
+        out = self.net(torch.cat([x[..., i:i + PATCH, j:j + PATCH] for i, j in origins]))
+        total = x.new_zeros(hp, wp)
+        count = x.new_zeros(hp, wp)
+        for (i, j), patch in zip(origins, out[:, 0]):
+            total[i:i + PATCH, j:j + PATCH] += patch
+            count[i:i + PATCH, j:j + PATCH] += 1
+        return (total / count)[:h, :w].view(1, 1, h, w)
+
+    def split_luminance(self, vis: Tensor):
+        rgb = levels(vis, step=1.0)
+        if self.colour == 'gray':  # test_image.py on a colour file: PIL convert('L')
+            return pil_convert_l(rgb) / 255, None
+        r, g, b = rgb.double().unbind(1)
+        y = (r * 0.299 + g * 0.587 + b * 0.114).clamp(0, 255).unsqueeze(1)
+        cb = (r * -0.169 + g * -0.331 + b * 0.5).unsqueeze(1)
+        cr = (r * 0.5 + g * -0.419 + b * -0.081).unsqueeze(1)
+        return y / 255.0, (cb, cr)  # float64 marks test_image_rgb.py's luminance for `forward`
+
+    def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
+        ir64 = levels(ir, step=1.0).double() / 255.0
+        if vis.dtype == torch.float64:  # test_image_rgb.py: output * 255, recoloured unclipped
+            luminance = per_image(self.tiled, ir64, vis) * 255
+            self._luminance = luminance
+            return luminance.clamp(0, 255) / 255
+        vis64 = levels(vis, step=1.0).double() / 255.0
+        return per_image(lambda i, v: bytescale64(self.tiled(i, v)), ir64, vis64).float() / 255
+
+    def recolour(self, fused: Tensor, chroma) -> Tensor:
+        y, (cb, cr) = self._luminance, chroma
+        self._luminance = None
+        # numpy's dot of [Y, Cb, Cr] with the script's inverse matrix, left to right (the zero terms drop out)
+        rgb = torch.cat([y + cr * 1.402, y + cb * -0.344136 + cr * -0.714136, y + cb * 1.772], 1)
+        return (rgb.clamp(0, 255).round() / 255).float()
+
+    def bare_network(self, ir: Tensor, vis: Tensor):
+        ir64, vis64 = ir.double(), vis.double()
+        return lambda: self.tiled(ir64, vis64)
+
+
+def _load(weights) -> MUFusion:
+    method = MUFusion()
+    if weights is not None:
+        state = torch.load(weights[0], map_location='cpu', weights_only=True)
+        method.net.load_state_dict(state)  # strict: every official tensor by name and shape
+        method.net.double()
+    return method
+
+
+@register_method('mufusion', paper=PAPER, licence=LICENCE, year=2023, tags=('baseline', 'zoo'),
+                 weights=[official_weights('mufusion/ir_vis/models/TNO.model')], verification=VERIFIED)
+def mufusion(weights=None) -> MUFusion:
+    """The TNO checkpoint (`args_fusion.py`'s default `path = "TNO"`)."""
+    return _load(weights)
+
+
+@register_method('mufusion-roadscene', paper=PAPER, licence=LICENCE, year=2023, tags=('baseline', 'zoo'),
+                 weights=[official_weights('mufusion/ir_vis/models/RoadScene.model')], verification=VERIFIED)
+def mufusion_roadscene(weights=None) -> MUFusion:
+    """The RoadScene checkpoint (`path = "RoadScene"` in `args_fusion.py`)."""
+    return _load(weights)
