@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from methods._awcxv_colour import script_chroma, script_luminance, script_recolour
 from methods._base import FusionMethod
 from methods._flat_tokens import load_official_state
 from methods._per_image import per_image
@@ -54,7 +55,7 @@ from methods._protocol import levels
 from methods._registry import register_method
 from methods._weights import official_weights
 
-__all__ = ['GIFNet', 'GIFNetNet', 'script_luminance']
+__all__ = ['GIFNet', 'GIFNetNet', 'truncated_luminance']
 
 PAPER = ('C. Cheng, T. Xu, Z. Feng, X. Wu, Z. Tang, H. Li, Z. Zhang, S. Atito, M. Awais and J. Kittler, One Model '
          'for ALL: Low-Level Task Interaction Is a Key to Task-Agnostic Image Fusion, CVPR 2025, 28102-28112')
@@ -266,25 +267,10 @@ class GIFNetNet(nn.Module):
         return self.decoder(x) / 2 + 0.5
 
 
-def script_luminance(rgb: Tensor) -> Tensor:
-    """test.py's visible luminance of RGB levels (N, 3, H, W): float64 `0.299 R + 0.587 G + 0.114 B` (numpy's
-    order), clipped, truncated to uint8 -> float32 levels (N, 1, H, W)."""
-    r, g, b = rgb.double().unbind(1)
-    return torch.trunc((r * 0.299 + g * 0.587 + b * 0.114).clamp(0, 255)).float().unsqueeze(1)
-
-
-def script_chroma(rgb: Tensor) -> tuple[Tensor, Tensor]:
-    """test.py's Cb, Cr (centred on 0, float64) of RGB levels (N, 3, H, W), each (N, 1, H, W)."""
-    r, g, b = rgb.double().unbind(1)
-    return ((r * -0.169 + g * -0.331 + b * 0.5).unsqueeze(1), (r * 0.5 + g * -0.419 + b * -0.081).unsqueeze(1))
-
-
-def script_recolour(out: Tensor, cb: Tensor, cr: Tensor) -> Tensor:
-    """test.py's `ycbcr_to_rgb(out * 255, Cb, Cr)`: RGB levels (N, 3, H, W), float32."""
-    y = (out.float() * 255).double()
-    # numpy's dot of [Y, Cb, Cr] with the inverse matrix, left to right (the zero terms drop out)
-    rgb = torch.cat([y + cr * 1.402, y + cb * -0.344136 + cr * -0.714136, y + cb * 1.772], 1)
-    return rgb.clamp(0, 255).round().float()
+def truncated_luminance(rgb: Tensor) -> Tensor:
+    """test.py's visible luminance of RGB levels (N, 3, H, W): the script's float64 Y, truncated to uint8
+    (`astype(np.uint8)`) -> float32 levels (N, 1, H, W)."""
+    return torch.trunc(script_luminance(rgb)).float()
 
 
 class GIFNet(FusionMethod):
@@ -296,7 +282,7 @@ class GIFNet(FusionMethod):
 
     def split_luminance(self, vis: Tensor):
         rgb = levels(vis, step=1.0)
-        return script_luminance(rgb).double() / 255, script_chroma(rgb)  # float64: already the script's Y
+        return truncated_luminance(rgb).double() / 255, script_chroma(rgb)  # float64: already the script's Y
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
         return per_image(self._fuse_one, ir, vis)  # the output is quantised: see methods/_per_image.py
@@ -306,11 +292,11 @@ class GIFNet(FusionMethod):
         if vis.dtype == torch.float64:  # a colour visible image: `recolour` finishes the script's output
             return self.net(ir, levels(vis, step=1.0) / 255)
         gray = levels(vis, step=1.0).expand(-1, 3, -1, -1)  # read as RGB by the script
-        out = self.net(ir, script_luminance(gray) / 255)
-        return script_recolour(out, *script_chroma(gray))[:, :1] / 255
+        out = self.net(ir, truncated_luminance(gray) / 255)
+        return script_recolour(out * 255, *script_chroma(gray))[:, :1] / 255
 
     def recolour(self, fused: Tensor, chroma) -> Tensor:
-        return script_recolour(fused, *chroma) / 255
+        return script_recolour(fused * 255, *chroma) / 255  # out * 255 in float32, as the script
 
     def bare_network(self, ir: Tensor, vis: Tensor):
         return lambda: self.net(ir, vis)

@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from methods._awcxv_colour import script_chroma, script_luminance, script_recolour
 from methods._base import FusionMethod
 from methods._per_image import per_image
 from methods._protocol import levels, pil_convert_l
@@ -137,11 +138,8 @@ class MUFusion(FusionMethod):
         rgb = levels(vis, step=1.0)
         if self.colour == 'gray':  # test_image.py on a colour file: PIL convert('L')
             return pil_convert_l(rgb) / 255, None
-        r, g, b = rgb.double().unbind(1)
-        y = (r * 0.299 + g * 0.587 + b * 0.114).clamp(0, 255).unsqueeze(1)
-        cb = (r * -0.169 + g * -0.331 + b * 0.5).unsqueeze(1)
-        cr = (r * 0.5 + g * -0.419 + b * -0.081).unsqueeze(1)
-        return y / 255.0, (cb, cr)  # float64 marks test_image_rgb.py's luminance for `forward`
+        # float64 marks test_image_rgb.py's luminance (not rounded) for `forward`
+        return script_luminance(rgb) / 255.0, script_chroma(rgb)
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
         ir64 = levels(ir, step=1.0).double() / 255.0
@@ -153,11 +151,8 @@ class MUFusion(FusionMethod):
         return per_image(lambda i, v: bytescale64(self.tiled(i, v)), ir64, vis64).float() / 255
 
     def recolour(self, fused: Tensor, chroma) -> Tensor:
-        y, (cb, cr) = self._luminance, chroma
-        self._luminance = None
-        # numpy's dot of [Y, Cb, Cr] with the script's inverse matrix, left to right (the zero terms drop out)
-        rgb = torch.cat([y + cr * 1.402, y + cb * -0.344136 + cr * -0.714136, y + cb * 1.772], 1)
-        return (rgb.clamp(0, 255).round() / 255).float()
+        luminance, self._luminance = self._luminance, None
+        return script_recolour(luminance, *chroma) / 255
 
     def bare_network(self, ir: Tensor, vis: Tensor):
         ir64, vis64 = ir.double(), vis.double()
