@@ -25,7 +25,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.methods.official_digest import check, fused_digests
+from tests.methods.official_digest import check_official
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
@@ -44,7 +44,7 @@ SUBSET = {'tno42': ['08']}  # BENCH_FULL_FIDELITY=1: all 7; the colour path is c
 @pytest.mark.slow
 @pytest.mark.calibration
 def test_reproduces_official_test_script(tmp_path, data_root, weights_dir):
-    check('gifnet', fused_digests(tmp_path, 'gifnet', SUBSET, data_root, weights_dir), OFFICIAL)
+    check_official(tmp_path, 'gifnet', OFFICIAL, SUBSET, data_root, weights_dir)
 
 
 def test_gray_visible_loses_a_level_where_the_script_truncates():
@@ -84,8 +84,8 @@ def test_colour_path_recolours_the_luminance_output(data_root, weights_dir):
     from bench.images import read_image
     from methods._awcxv_colour import script_chroma, script_recolour
     from methods.gifnet import truncated_luminance
-    ir = torch.from_numpy(read_image(data_root / 'tno42' / 'ir' / '08.png'))[None, None].float()
-    rgb = torch.from_numpy(read_image(data_root / 'roadscene' / 'vi' / 'FLIR_00006.jpg')[:256, :256].copy())
+    ir = torch.from_numpy(read_image(data_root / 'tno42' / 'ir' / '08.png')[:128, :160].copy())[None, None].float()
+    rgb = torch.from_numpy(read_image(data_root / 'roadscene' / 'vi' / 'FLIR_00006.jpg')[:128, :160].copy())
     rgb = rgb.permute(2, 0, 1)[None].float()
     colour = methods.create_method('gifnet', weights_dir=weights_dir)
     fused = colour.fuse(ir / 255, rgb / 255)

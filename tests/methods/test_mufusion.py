@@ -12,20 +12,20 @@ How the reference images were made (outside the project; they are not committed,
   `Image.open(path).convert('L')`, `imsave(path, float array)` = `bytescale` (min-max to 0..255, + 0.5, truncated)
   then PIL save, `imsave` of the RGB script's PIL image = saved unchanged. Nothing else changed;
 * environment: Python 3.11.7, torch 2.13.0+cpu (one thread), numpy 2.4.6, Pillow 13.0.0, CPU;
-* inputs: tno42 05, 08, 34, 37, 41 (gray stored as RGB PNG), msrs 00004N and roadscene FLIR_00006 (colour
-  visible images), the shared files themselves except RoadScene's JPEGs, decoded by PIL and stored as PNG (PIL and
-  OpenCV decode them to the same pixels). Gray pairs through `test_image.py`, colour pairs through
-  `test_image_rgb.py`, with each checkpoint.
+* inputs: tno42 05, 08, 34, 37, 41 (gray stored as RGB PNG), msrs 00004N, roadscene FLIR_00006 and vifb21
+  walking (colour visible images), the shared files themselves (RoadScene's JPEGs decoded by PIL and stored as PNG
+  for the other methods' scripts, VIFB's read as they are: PIL and OpenCV decode both to the same pixels). Gray
+  pairs through `test_image.py`, colour pairs through both scripts, with each checkpoint.
 
-Both checkpoints reproduce all 7 images of both scripts exactly (and `colour='gray'` reproduces `test_image.py` on
-the two colour pairs); the digests are sha256 of `read_image` of the official PNGs.
+Both checkpoints reproduce all 8 images exactly, and `colour='gray'` reproduces `test_image.py` on the three colour
+pairs; the digests are sha256 of `read_image` of the official PNGs.
 """
 from __future__ import annotations
 
 import pytest
 import torch
 
-from tests.methods.official_digest import check, fused_digests
+from tests.methods.official_digest import check_official
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
@@ -38,6 +38,7 @@ OFFICIAL = {
         'tno42/41': '4c71694e88782396c60492178f5cbf44105e4765742aa4bc3df6ee3a2d313c05',
         'msrs/00004N': 'c14190dc071ef072a0148b868d8c492d22cd9c7f8cd17e33e4dd18aff93b18ad',  # test_image_rgb.py
         'roadscene/FLIR_00006': '357f13bb7fe4959042defb1e06901ae8ef9e2e0e651a6a3270e16dc345bd5bdb',
+        'vifb21/walking': '14f671cc5d44398f1b09ec1f09a61a2cd2c8ea12046d241e1a5f92a9d642a956',
     },
     'mufusion-roadscene': {
         'tno42/05': '77fe870d2af8db381d5f13a8f049e1214dae05f5fdb2a0074930ba8cbc7565d6',
@@ -47,24 +48,27 @@ OFFICIAL = {
         'tno42/41': '97aa2ae6f18fadec311663929328d5fe29e1e39c3f5d9626912569d6f36c7622',
         'msrs/00004N': '493e9f4774a4bd335abdfb6ae25032d720f93000b1f8071f9f5dbb3bac8b633c',
         'roadscene/FLIR_00006': '76a3d9964e7b176e267f2fae73a06b2503595f2d48223ce2f684351cc978c2d4',
+        'vifb21/walking': '19f9552a7fcfb793f02d0f8c241540da540be8c95b70195e9c78b2437791252f',
     },
 }
 # test_image.py on the colour pairs (what `colour='gray'` reproduces)
 GRAY_SCRIPT_ON_COLOUR = {
     'mufusion': {'msrs/00004N': '9a527b7d6ae37628f0c1bc3177e5ab81efb1539d62820688c50311951bcc3c02',
-                 'roadscene/FLIR_00006': 'ec3edb5ae9b1fa74cf66ed71ac8dd641346d9ce44eebe57e3d1be96e97ca2774'},
+                 'roadscene/FLIR_00006': 'ec3edb5ae9b1fa74cf66ed71ac8dd641346d9ce44eebe57e3d1be96e97ca2774',
+                 'vifb21/walking': '61ed057f285697e870e6dc284245147ac5eded20f8aaad3dfae9a0b234d7392a'},
     'mufusion-roadscene': {'msrs/00004N': 'a54a0e7a0ab6fb5ebcc2ee35a5dc818f753701475552ce6d7bf94f57a41900d9',
-                           'roadscene/FLIR_00006': '0461d742a12725e7a2f096b6cd5c73359cca09b3c73fa46a7a46a5399047de48'},
+                           'roadscene/FLIR_00006': '0461d742a12725e7a2f096b6cd5c73359cca09b3c73fa46a7a46a5399047de48',
+                           'vifb21/walking': 'bea7ee1b0e514682e7444d5052ef5e81970222326ee1a41a217b63b4e27f70eb'},
 }
-# what the suite fuses (BENCH_FULL_FIDELITY=1: all 7 pairs): each script once, the smallest pairs
-SUBSET = {'mufusion': {'tno42': ['37']}, 'mufusion-roadscene': {'roadscene': ['FLIR_00006']}}
+# what the suite fuses (BENCH_FULL_FIDELITY=1: all 8 pairs): each script once, on the smallest pairs
+SUBSET = {'mufusion': {'tno42': ['37']}, 'mufusion-roadscene': {'vifb21': ['walking']}}
 
 
 @pytest.mark.slow
 @pytest.mark.calibration
 @pytest.mark.parametrize('name', ['mufusion', 'mufusion-roadscene'])
 def test_reproduces_official_scripts(name, tmp_path, data_root, weights_dir):
-    check(name, fused_digests(tmp_path, name, SUBSET[name], data_root, weights_dir), OFFICIAL[name])
+    check_official(tmp_path, name, OFFICIAL[name], SUBSET[name], data_root, weights_dir)
 
 
 @pytest.mark.slow
@@ -73,16 +77,13 @@ def test_gray_colour_mode_is_test_image_py(data_root, weights_dir):
     """`colour='gray'` on a colour pair runs test_image.py (PIL 'L' luminance, stretched output)."""
     import hashlib
 
-    import numpy as np
-
     import methods
     from bench.images import read_image
-    method = methods.create_method('mufusion-roadscene', weights_dir=weights_dir, colour='gray')
-    ir, vis = (read_image(data_root / 'roadscene' / d / 'FLIR_00006.jpg') for d in ('ir', 'vi'))
+    method = methods.create_method('mufusion', weights_dir=weights_dir, colour='gray')
+    ir, vis = (read_image(data_root / 'vifb' / d / 'walking.jpg') for d in ('ir', 'vi'))
     fused = method.fuse(torch.from_numpy(ir)[None, None] / 255., torch.from_numpy(vis).permute(2, 0, 1)[None] / 255.)
-    gray = (fused[0, 0] * 255).round().to(torch.uint8).numpy()
-    assert hashlib.sha256(np.ascontiguousarray(gray).tobytes()).hexdigest() == \
-        GRAY_SCRIPT_ON_COLOUR['mufusion-roadscene']['roadscene/FLIR_00006']
+    gray = (fused[0, 0] * 255).round().to(torch.uint8).contiguous().numpy()
+    assert hashlib.sha256(gray.tobytes()).hexdigest() == GRAY_SCRIPT_ON_COLOUR['mufusion']['vifb21/walking']
 
 
 def test_tiles_cover_the_image_as_the_script():
