@@ -65,6 +65,8 @@ WINDOW = 8
 HEADS = 2
 VERIFIED = ('official code: test.py --VIS_IS_RGB run on 7 pairs (5 TNO, MSRS, RoadScene): identical 8-bit images '
             '(inf dB, max diff 0)')
+NOTE = ('slow on a CPU: about 210 GMAC per 640x480 pair (98-channel full-resolution convolutions and window '
+        'attention); 87 s a pair measured on a loaded 2-core CPU, so prefer --device cuda for whole data sets')
 _PREFIXES = {'shared.0.': 'getSharedFeatures.conv_1.conv2d.', 'shared.1.': 'getSharedFeatures.conv_2.conv2d.',
              'shared.2.': 'getSharedFeatures.conv_3.conv2d.',
              'embed_ivif.': 'extractor_multask.SwinTransformerSpecific.patch_embed_ivif.proj.',
@@ -303,7 +305,7 @@ class GIFNet(FusionMethod):
 
 
 @register_method('gifnet', paper=PAPER, licence=LICENCE, year=2025, tags=('baseline', 'zoo'),
-                 weights=[official_weights('gifnet/model/Final.model')], verification=VERIFIED)
+                 weights=[official_weights('gifnet/model/Final.model')], verification=VERIFIED, note=NOTE)
 def gifnet(weights=None) -> GIFNet:
     method = GIFNet()
     if weights is not None:

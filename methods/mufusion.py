@@ -61,6 +61,8 @@ LICENCE = 'MIT (AWCXV/MUFusion)'
 PATCH = 128
 STEP = PATCH - 4
 TILE_BATCH = 8  # patches per network call: the script runs them all at once; each patch's output is the same
+NOTE = ('slow on a CPU: about 66 GMAC in float64 per 640x480 pair (24 overlapping 128x128 tiles, as the official '
+        'script computes); 46-52 s a pair measured on a loaded 2-core CPU')
 VERIFIED = ('official code: test_image.py / test_image_rgb.py on 8 pairs (5 TNO, MSRS, RoadScene, VIFB): identical '
             '8-bit images (inf dB, max diff 0)')
 
@@ -172,14 +174,15 @@ def _load(weights) -> MUFusion:
 
 
 @register_method('mufusion', paper=PAPER, licence=LICENCE, year=2023, tags=('baseline', 'zoo'),
-                 weights=[official_weights('mufusion/ir_vis/models/TNO.model')], verification=VERIFIED)
+                 weights=[official_weights('mufusion/ir_vis/models/TNO.model')], verification=VERIFIED, note=NOTE)
 def mufusion(weights=None) -> MUFusion:
     """The TNO checkpoint (`args_fusion.py`'s default `path = "TNO"`)."""
     return _load(weights)
 
 
 @register_method('mufusion-roadscene', paper=PAPER, licence=LICENCE, year=2023, tags=('baseline', 'zoo'),
-                 weights=[official_weights('mufusion/ir_vis/models/RoadScene.model')], verification=VERIFIED)
+                 weights=[official_weights('mufusion/ir_vis/models/RoadScene.model')], verification=VERIFIED,
+                 note=NOTE)
 def mufusion_roadscene(weights=None) -> MUFusion:
     """The RoadScene checkpoint (`path = "RoadScene"` in `args_fusion.py`)."""
     return _load(weights)
