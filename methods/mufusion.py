@@ -20,8 +20,9 @@ colour ones, added by the authors on 2023-05-25), which this port reproduces:
   left, then a column of patches flush with the right border, a row flush with the bottom border and the bottom
   right corner --, all patches run as one batch (here 8 at a time, which gives every patch the same float64 output
   bit for bit and a quarter of the memory at 640x480), and the outputs are averaged where they overlap (summed in
-  that order, divided by the count). Images smaller than 128 pixels on a side crash the official script; here they
-  are padded (replicating the border) to 128 on that side and cropped back;
+  that order, divided by the count). A side shorter than 128 pixels crashes the official script; here the patch
+  spans that whole side (an odd one padded by one replicated row or column, as the network halves and doubles the
+  resolution);
 * gray visible image (`test_image.py`): both images read with `scipy.misc.imread(path, mode='L')` (PIL
   `convert('L')`; a gray image stored as three equal channels reads as itself), the averaged output saved with
   `scipy.misc.imsave`, i.e. min-max stretched to 0..255 in float64 (`bytescale`: `(x - min) * 255 / (max - min)`,
@@ -53,7 +54,7 @@ from methods._protocol import levels, pil_convert_l
 from methods._registry import register_method
 from methods._weights import official_weights
 
-__all__ = ['MUFusion', 'MUFusionNet', 'tile_origins']
+__all__ = ['MUFusion', 'MUFusionNet', 'tile_origins', 'tile_size']
 
 PAPER = ('C. Cheng, T. Xu and X.-J. Wu, MUFusion: A general unsupervised image fusion network based on memory unit, '
          'Information Fusion 92, 80-92, 2023')
@@ -97,11 +98,18 @@ class MUFusionNet(nn.Module):
         return self.conv11(torch.cat([g1, d2], 1))
 
 
-def tile_origins(h: int, w: int) -> list[tuple[int, int]]:
-    """Top-left corners of the official 128x128 patches, in the script's order (h, w >= 128)."""
-    rows, cols = range(0, h - PATCH + 1, STEP), range(0, w - PATCH + 1, STEP)
-    return ([(i, j) for i in rows for j in cols] + [(i, w - PATCH) for i in rows]
-            + [(h - PATCH, j) for j in cols] + [(h - PATCH, w - PATCH)])
+def tile_size(n: int) -> int:
+    """The patch side along an image side of `n` pixels: 128, or for a shorter side (where the script crashes) the
+    side itself rounded up to even (the network halves and doubles the resolution)."""
+    return PATCH if n >= PATCH else n + n % 2
+
+
+def tile_origins(h: int, w: int, ph: int = PATCH, pw: int = PATCH) -> list[tuple[int, int]]:
+    """Top-left corners of the official patches (`ph` x `pw`, step 4 pixels less), in the script's order: the grid,
+    the column flush with the right border, the row flush with the bottom border, the corner (h >= ph, w >= pw)."""
+    rows, cols = range(0, h - ph + 1, max(ph - 4, 1)), range(0, w - pw + 1, max(pw - 4, 1))
+    return ([(i, j) for i in rows for j in cols] + [(i, w - pw) for i in rows]
+            + [(h - ph, j) for j in cols] + [(h - ph, w - pw)])
 
 
 def bytescale64(x: Tensor) -> Tensor:
@@ -125,18 +133,19 @@ class MUFusion(FusionMethod):
         """The network over the official tiles of one pair, (1, 1, H, W) float64 in [0, 1] each -> the averaged
         tanh output (1, 1, H, W) float64."""
         h, w = ir.shape[-2:]
+        ph, pw = tile_size(h), tile_size(w)
         x = torch.cat([ir, vis], 1)
-        if h < PATCH or w < PATCH:  # the official script needs 128 pixels a side
-            x = F.pad(x, (0, max(PATCH - w, 0), 0, max(PATCH - h, 0)), mode='replicate')
+        if (ph, pw) != (PATCH, PATCH):  # a side under 128 (the script crashes): one tile, an odd side padded by 1
+            x = F.pad(x, (0, max(pw - w, 0), 0, max(ph - h, 0)), mode='replicate')
         hp, wp = x.shape[-2:]
-        origins = tile_origins(hp, wp)
-        patches = torch.cat([x[..., i:i + PATCH, j:j + PATCH] for i, j in origins])
+        origins = tile_origins(hp, wp, ph, pw)
+        patches = torch.cat([x[..., i:i + ph, j:j + pw] for i, j in origins])
         out = torch.cat([self.net(chunk) for chunk in patches.split(TILE_BATCH)])
         total = x.new_zeros(hp, wp)
         count = x.new_zeros(hp, wp)
         for (i, j), patch in zip(origins, out[:, 0]):
-            total[i:i + PATCH, j:j + PATCH] += patch
-            count[i:i + PATCH, j:j + PATCH] += 1
+            total[i:i + ph, j:j + pw] += patch
+            count[i:i + ph, j:j + pw] += 1
         return (total / count)[:h, :w].view(1, 1, h, w)
 
     def split_luminance(self, vis: Tensor):

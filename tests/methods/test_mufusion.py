@@ -88,7 +88,9 @@ def test_gray_colour_mode_is_test_image_py(data_root, weights_dir):
 
 def test_tiles_cover_the_image_as_the_script():
     """The official tiling: a 124-step grid of 128x128 patches, then the right column, the bottom row, the corner."""
-    from methods.mufusion import tile_origins
+    from methods.mufusion import tile_origins, tile_size
+    assert [tile_size(n) for n in (33, 34, 127, 128, 500)] == [34, 34, 128, 128, 128]  # under 128: one even tile
+    assert tile_origins(34, 48, 34, 48) == [(0, 0)] * 4
     origins = tile_origins(247, 359)  # tno42/37: rows range(0, 120, 124), columns range(0, 232, 124)
     assert origins == [(0, 0), (0, 124)] + [(0, 231)] + [(119, 0), (119, 124)] + [(119, 231)]
     covered = torch.zeros(247, 359)
