@@ -38,8 +38,15 @@ this port reproduces whatever the visible file stores:
   reproduces); it is returned as one channel.
 * `colour='gray'` with a colour visible image returns the fused luminance `out` before recolouring.
 
+Option `vis_is_rgb=False`: `test.py` without `--VIS_IS_RGB` (the README uses that for the remote-sensing bands): the
+visible image read by `cv2.imread(path, IMREAD_GRAYSCALE)` (a gray image as itself, a colour PNG by libpng's
+conversion, `png_gray`; of a colour JPEG libjpeg returns its luma plane, which the decoded RGB pixels the benchmark
+gets cannot reproduce exactly), the output saved as `(out * 255).astype(uint8)`, i.e. truncated, and gray (three
+equal channels for a colour visible image).
+
 Fidelity (`tests/methods/test_gifnet.py`): the official `test.py` itself, run outside the project on 5 TNO pairs of
-`tno42`, MSRS `00004N` and RoadScene `FLIR_00006` (CPU, float32); the port gives the same 8-bit images.
+`tno42`, MSRS `00004N` and RoadScene `FLIR_00006` (CPU, float32), with and without `--VIS_IS_RGB`; the port gives
+the same 8-bit images in both modes.
 """
 from __future__ import annotations
 
@@ -55,7 +62,7 @@ from methods._protocol import levels
 from methods._registry import register_method
 from methods._weights import official_weights
 
-__all__ = ['GIFNet', 'GIFNetNet', 'truncated_luminance']
+__all__ = ['GIFNet', 'GIFNetNet', 'png_gray', 'truncated_luminance']
 
 PAPER = ('C. Cheng, T. Xu, Z. Feng, X. Wu, Z. Tang, H. Li, Z. Zhang, S. Atito, M. Awais and J. Kittler, One Model '
          'for ALL: Low-Level Task Interaction Is a Key to Task-Agnostic Image Fusion, CVPR 2025, 28102-28112')
@@ -63,7 +70,7 @@ LICENCE = 'no licence file in AWCXV/GIFNet'
 DIM = 98  # 2 input channels + 3 x 32 shared features
 WINDOW = 8
 HEADS = 2
-VERIFIED = ('official code: test.py --VIS_IS_RGB run on 7 pairs (5 TNO, MSRS, RoadScene): identical 8-bit images '
+VERIFIED = ('official code: test.py --VIS_IS_RGB on 7 pairs (5 TNO, MSRS, RoadScene): identical 8-bit images '
             '(inf dB, max diff 0)')
 NOTE = ('slow on a CPU: about 210 GMAC per 640x480 pair (98-channel full-resolution convolutions and window '
         'attention); 87 s a pair measured on a loaded 2-core CPU, so prefer --device cuda for whole data sets')
@@ -269,6 +276,15 @@ class GIFNetNet(nn.Module):
         return self.decoder(x) / 2 + 0.5
 
 
+def png_gray(rgb: Tensor) -> Tensor:
+    """`cv2.imread(path, IMREAD_GRAYSCALE)` of a colour PNG (RGB levels (N, 3, H, W) -> (N, 1, H, W) float32):
+    OpenCV lets libpng convert, `png_set_rgb_to_gray(.., 0.299, 0.587)`, whose 15-bit coefficients are truncated
+    and whose shift does not round: `(9797 R + 19234 G + 3737 B) >> 15` (checked against OpenCV 5.1.0 on all 2**24
+    colours; not `cvtColor`'s formula, which differs by one level on about half the pixels of an MSRS image)."""
+    r, g, b = rgb.round().to(torch.int64).unbind(1)
+    return torch.div(r * 9797 + g * 19234 + b * 3737, 1 << 15, rounding_mode='floor').unsqueeze(1).float()
+
+
 def truncated_luminance(rgb: Tensor) -> Tensor:
     """test.py's visible luminance of RGB levels (N, 3, H, W): the script's float64 Y, truncated to uint8
     (`astype(np.uint8)`) -> float32 levels (N, 1, H, W)."""
@@ -276,14 +292,18 @@ def truncated_luminance(rgb: Tensor) -> Tensor:
 
 
 class GIFNet(FusionMethod):
-    """GIFNet with `test.py --VIS_IS_RGB`'s input and output conventions."""
+    """GIFNet with `test.py`'s input and output conventions: `--VIS_IS_RGB` (the README's infrared-visible command)
+    by default, the script without that flag for `vis_is_rgb=False`."""
 
-    def __init__(self) -> None:
+    def __init__(self, vis_is_rgb: bool = True) -> None:
         super().__init__()
         self.net = GIFNetNet()
+        self.vis_is_rgb = vis_is_rgb
 
     def split_luminance(self, vis: Tensor):
         rgb = levels(vis, step=1.0)
+        if not self.vis_is_rgb:  # cv2.imread(IMREAD_GRAYSCALE) of a colour PNG; the result stays gray
+            return png_gray(rgb).double() / 255, ()
         return truncated_luminance(rgb).double() / 255, script_chroma(rgb)  # float64: already the script's Y
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
@@ -291,6 +311,8 @@ class GIFNet(FusionMethod):
 
     def _fuse_one(self, ir: Tensor, vis: Tensor) -> Tensor:
         ir = levels(ir, step=1.0) / 255
+        if not self.vis_is_rgb:  # gray read, output `(out * 255).astype(np.uint8)`: truncated (out is in [0, 1])
+            return torch.trunc(self.net(ir, levels(vis, step=1.0) / 255) * 255) / 255
         if vis.dtype == torch.float64:  # a colour visible image: `recolour` finishes the script's output
             return self.net(ir, levels(vis, step=1.0) / 255)
         gray = levels(vis, step=1.0).expand(-1, 3, -1, -1)  # read as RGB by the script
@@ -298,6 +320,8 @@ class GIFNet(FusionMethod):
         return script_recolour(out * 255, *script_chroma(gray))[:, :1] / 255
 
     def recolour(self, fused: Tensor, chroma) -> Tensor:
+        if not chroma:  # vis_is_rgb=False: the script writes the gray result
+            return fused.expand(-1, 3, -1, -1)
         return script_recolour(fused * 255, *chroma) / 255  # out * 255 in float32, as the script
 
     def bare_network(self, ir: Tensor, vis: Tensor):
@@ -306,8 +330,9 @@ class GIFNet(FusionMethod):
 
 @register_method('gifnet', paper=PAPER, licence=LICENCE, year=2025, tags=('baseline', 'zoo'),
                  weights=[official_weights('gifnet/model/Final.model')], verification=VERIFIED, note=NOTE)
-def gifnet(weights=None) -> GIFNet:
-    method = GIFNet()
+def gifnet(weights=None, vis_is_rgb: bool = True) -> GIFNet:
+    """`vis_is_rgb`: test.py's `--VIS_IS_RGB` flag (the README's infrared-visible command sets it)."""
+    method = GIFNet(vis_is_rgb)
     if weights is not None:
         state = torch.load(weights[0], map_location='cpu', weights_only=True)
         load_official_state(method.net, state, _PREFIXES, _UNUSED)

@@ -28,13 +28,14 @@ def _by_dataset(keys) -> dict[str, list[str]]:
 
 
 def check_official(tmp: Path, method: str, official: dict[str, str], subset: dict[str, list[str]],
-                   data_root: Path, weights_dir: Path) -> None:
-    """Fuses the pairs of `official` ({'<data set>/<pair>': sha256}) through the runner -- all of them under
-    BENCH_FULL_FIDELITY=1, else `subset` (the suite's time budget) -- and asserts every digest."""
+                   data_root: Path, weights_dir: Path, **options) -> None:
+    """Fuses the pairs of `official` ({'<data set>/<pair>': sha256}) through the runner, with factory `options`
+    -- all of them under BENCH_FULL_FIDELITY=1, else `subset` (the suite's time budget) -- and asserts every
+    digest."""
     ours = {}
     for dataset, pairs in (_by_dataset(official) if FULL else subset).items():
         (tmp / dataset).mkdir(parents=True, exist_ok=True)
-        folder = bench_run(tmp / dataset, method, dataset, pairs, data_root, weights_dir)
+        folder = bench_run(tmp / dataset, method, dataset, pairs, data_root, weights_dir, **options)
         ours.update({f'{dataset}/{p}': digest(folder / f'{p}.png') for p in pairs})
     wrong = [k for k in ours if ours[k] != official[k]]
     print(f'{method}: {len(ours) - len(wrong)} of {len(ours)} images identical to the official output')

@@ -16,9 +16,9 @@ How the reference images were made (outside the project; they are not committed,
   PIL and stored as PNG (the script names its output after the input; PIL and OpenCV decode them to the same
   pixels).
 
-All 7 images are reproduced exactly (the same test.py without `--VIS_IS_RGB`, i.e. OpenCV gray reading and a
-truncated gray output, was run too; that mode is not registered). The digests are sha256 of `read_image` of the
-official PNGs (the TNO results are RGB PNGs with three equal channels, read as gray).
+All 7 images are reproduced exactly; so are the 7 images of the same test.py without `--VIS_IS_RGB` (OpenCV's gray
+reading and a truncated gray output: `create_method('gifnet', vis_is_rgb=False)`). The digests are sha256 of
+`read_image` of the official PNGs (the TNO results are RGB PNGs with three equal channels, read as gray).
 """
 from __future__ import annotations
 
@@ -38,6 +38,16 @@ OFFICIAL = {
     'msrs/00004N': 'd2ce8dadfe5211b099db2036426d47624c1a834f3fc9df78ed8dbb697396c4d3',
     'roadscene/FLIR_00006': 'd90b7a2f2004bfade1a4b32689daac4f584ee3594e85bb3a887abfbfb62a0b76',
 }
+# test.py without --VIS_IS_RGB (`vis_is_rgb=False`), the same pairs (the colour ones read from the PNG copies)
+OFFICIAL_GRAY_READ = {
+    'tno42/05': 'd12cdd68ba151f3201fd295fa4415c549a29f313ebc7b5d0c76f56ac23b16439',
+    'tno42/08': 'aabe64bb8240974695c0631d3a6cce16a71c86db083759adefcc251ef35c6989',
+    'tno42/34': 'ae2a7b8da48e84b47da571ff91c863f99c4b79392f7f022fa42c1b0831fa3876',
+    'tno42/37': '62e8ef7efef491cf81c30e304e1823a38a167c127b99ed132ee75ecdf51ce75f',
+    'tno42/41': 'a375283da677b34a61c36ef3df75899d2b8645bf39b6c4951f48bbb34e490e92',
+    'msrs/00004N': '9b3009cc3c423fb2b4d202d94725ca71137f6ecedb2f0c25a667e2860a140a53',
+    'roadscene/FLIR_00006': 'c41379481beb4dc1c8d2b98c81d571870aca5cbcbe5108794075bed6b47d81fa',
+}
 SUBSET = {'tno42': ['08']}  # BENCH_FULL_FIDELITY=1: all 7; the colour path is checked below on the same pair
 
 
@@ -45,6 +55,31 @@ SUBSET = {'tno42': ['08']}  # BENCH_FULL_FIDELITY=1: all 7; the colour path is c
 @pytest.mark.calibration
 def test_reproduces_official_test_script(tmp_path, data_root, weights_dir):
     check_official(tmp_path, 'gifnet', OFFICIAL, SUBSET, data_root, weights_dir)
+
+
+@pytest.mark.slow
+@pytest.mark.calibration
+def test_reproduces_official_test_script_without_vis_is_rgb(tmp_path, data_root, weights_dir):
+    from tests.methods.zoo_fidelity import FULL
+    if not FULL:
+        pytest.skip('BENCH_FULL_FIDELITY=1 runs it (png_gray is checked against OpenCV below)')
+    check_official(tmp_path, 'gifnet', OFFICIAL_GRAY_READ, {}, data_root, weights_dir, vis_is_rgb=False)
+
+
+def test_png_gray_is_opencvs_gray_reading_of_a_png(tmp_path):
+    """`cv2.imread(path, IMREAD_GRAYSCALE)` of a colour PNG, on 2**20 colours (every gray among them)."""
+    import cv2
+    import numpy as np
+
+    from methods.gifnet import png_gray
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (1024, 1024, 3)).astype(np.uint8)
+    rgb[0, :256] = np.arange(256)[:, None]
+    cv2.imwrite(str(tmp_path / 'c.png'), rgb[..., ::-1])
+    theirs = cv2.imread(str(tmp_path / 'c.png'), cv2.IMREAD_GRAYSCALE)
+    ours = png_gray(torch.from_numpy(rgb).permute(2, 0, 1)[None].float())[0, 0].numpy()
+    assert np.array_equal(ours, theirs)
+    assert not np.array_equal(theirs, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)), 'not cvtColor: the case guarded'
 
 
 def test_gray_visible_loses_a_level_where_the_script_truncates():
