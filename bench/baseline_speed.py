@@ -21,9 +21,9 @@ import time
 
 import torch
 
-NAMES = ['auifnet', 'cddfuse', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch', 'didfuse', 'emma',
-         'ifcnn', 'lrrnet', 'pmgi', 'sdnet', 'seafusion', 'stdfusionnet', 'tardal', 'tardal-dt', 'tardal-plus',
-         'u2fusion', 'ydtr', 'dfecf']
+NAMES = ['auifnet', 'caf', 'caf-seg', 'cddfuse', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch',
+         'didfuse', 'emma', 'gifnet', 'ifcnn', 'lrrnet', 'mufusion', 'mufusion-roadscene', 'pmgi', 'sdnet',
+         'seafusion', 'stdfusionnet', 'tardal', 'tardal-dt', 'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
 
 
 def _pair(device: str):
