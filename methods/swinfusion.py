@@ -75,7 +75,8 @@ __all__ = ['SwinFusion', 'SwinFusionNet', 'load_swinfusion_state', 'symmetric_pa
 
 PAPER = ('J. Ma, L. Tang, F. Fan, J. Huang, X. Mei and Y. Ma, SwinFusion: Cross-domain long-range learning for '
          'general image fusion via Swin Transformer, IEEE/CAA Journal of Automatica Sinica 9(7), 2022')
-LICENCE = 'no licence file in Linfeng-Tang/SwinFusion (based on SwinIR, Apache-2.0); VIF-Benchmark (MIT) ships the G file'
+LICENCE = ('no licence file in Linfeng-Tang/SwinFusion (code based on SwinIR, Apache-2.0); Linfeng-Tang/VIF-Benchmark '
+           '(MIT) ships the G file')
 WINDOW = 8
 EMBED = 60
 HEADS = 6
