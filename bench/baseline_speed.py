@@ -22,7 +22,7 @@ import time
 import torch
 
 NAMES = ['csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch', 'ifcnn', 'pmgi', 'sdnet', 'seafusion',
-         'stdfusionnet', 'tardal', 'tardal-dt', 'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
+         'stdfusionnet', 'superfusion', 'swinfusion', 'tardal', 'tardal-dt', 'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
 
 
 def _pair(device: str):

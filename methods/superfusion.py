@@ -45,10 +45,12 @@ Registered names: `superfusion` (`checkpoint/MSRS.pth`, the test script's defaul
 'total_it'}` (`model.py: save`); `resume` loads the `FN` entries whose keys the network has and silently keeps the
 random initialisation when that fails: the port's loader insists on the exact key set instead.
 
-Verification: the official `FusionNet` (run on a CPU, its IRNN kernel source compiled for the CPU) and this port,
-loaded with the same random weights through the same loader as a user's file, agree within 1e-6 on 3 sizes (odd
-included); `tests/methods/test_superfusion.py` has the digest and says how it was made. The official weight files
-(>= 4 MiB) were not available to compare real outputs.
+Verification: the official `test.py --mode Fusion` (run on a CPU, its IRNN kernel source compiled for the CPU) with
+a random-weight checkpoint written by the official `save`, and this port loading that file through the same loader
+as a user's file: bit-identical float outputs before quantisation (max abs diff 0) and identical PNGs on 3 synthetic
+sizes (37 x 53, 64 x 48, 97 x 131) and 5 real pairs (TNO-42 01, 07, 13; MSRS 00004N; RoadScene FLIR_00006);
+`tests/methods/test_superfusion.py` keeps a digest and says how it was made. The official weight files (>= 4 MiB)
+were not available here, so no output of the trained model was compared.
 """
 from __future__ import annotations
 
@@ -241,14 +243,14 @@ def _build(weights) -> SuperFusion:
 
 
 @register_method('superfusion', weights=[official_weights('superfusion/checkpoint/MSRS.pth')], **_COMMON,
-                 verification='random-weight equality with the official FusionNet (test.py --mode=Fusion protocol): '
-                              '3 sizes, max abs diff 1e-6 before quantisation')
+                 verification='random-weight equality with the official test.py --mode Fusion: 3 sizes and 5 real '
+                              'pairs, max abs diff 0 before quantisation, identical PNGs')
 def superfusion(weights=None) -> SuperFusion:
     return _build(weights)
 
 
 @register_method('superfusion-roadscene', weights=[official_weights('superfusion/checkpoint/RoadScene.pth')],
-                 **_COMMON, verification='network as superfusion (random-weight equality, 3 sizes, max abs diff '
-                                         '1e-6); the RoadScene checkpoint')
+                 **_COMMON, verification='network and protocol as superfusion (random-weight equality: max abs '
+                                         'diff 0); the RoadScene checkpoint')
 def superfusion_roadscene(weights=None) -> SuperFusion:
     return _build(weights)

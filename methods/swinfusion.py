@@ -53,10 +53,12 @@ Registered names:
 * `swinfusion-vifbench`: the same protocol with `10000_G.pth`, the raw generator weights, which VIF-Benchmark ships as
   `Checkpoint/SwinFusion/SwinFusion.pth` (identical git blob).
 
-Verification: the official module (`network_swinfusion1.SwinFusion`, built as `test_swinfusion.py` builds it, run on
-a CPU) and this port, loaded with the same random weights through the same loader as a user's file, agree within
-2e-6 on 3 sizes (odd included) after the official padding and cropping; `tests/methods/test_swinfusion.py` has the
-digest and says how it was made. The official weight files (>= 4 MiB) were not available to compare real outputs.
+Verification: the official `test_swinfusion.py` (run on a CPU) with random weights written in the official layout,
+and this port loading that file through the same loader as a user's file: bit-identical float outputs before
+quantisation (max abs diff 0) and identical PNGs, gray and recoloured as VIF-Benchmark does, on 3 synthetic sizes (37
+x 53, 64 x 48, 121 x 127) and 5 real pairs (TNO-42 05, 08, 37; RoadScene FLIR_00006; MSRS 00004N);
+`tests/methods/test_swinfusion.py` keeps a digest and says how it was made. The official weight files (>= 4 MiB)
+were not available here, so no output of the trained model was compared.
 """
 from __future__ import annotations
 
@@ -279,8 +281,8 @@ def _unembed(x: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 class SwinFusionNet(nn.Module):
-    """The official `SwinFusion` network with the infrared-visible settings (module docstring); inputs (N, 1, H, W)
-    with H and W multiples of 8 (the test script's padding guarantees it)."""
+    """The official `SwinFusion` network with the infrared-visible settings (module docstring): (N, 1, H, W) inputs,
+    reflection-padded to multiples of 8 inside and cropped back, as the official `forward` does."""
 
     def __init__(self, ex_depth: int = 4, fusion_depths: tuple[int, ...] = (2, 2), re_depth: int = 4) -> None:
         super().__init__()
@@ -317,8 +319,10 @@ class SwinFusionNet(nn.Module):
         return _unembed(norm(t), size)
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
-        if ir.shape[-2] % WINDOW or ir.shape[-1] % WINDOW:
-            raise ValueError(f'Expected H and W multiples of {WINDOW}, but got {tuple(ir.shape[-2:])}.')
+        h, w = ir.shape[-2:]
+        pad = (0, -w % WINDOW, 0, -h % WINDOW)  # `check_image_size`: reflection to a multiple of the window
+        if any(pad):
+            ir, vis = F.pad(ir, pad, mode='reflect'), F.pad(vis, pad, mode='reflect')
         x = self._extract(ir, self.layers_Ex_A, self.norm_Ex_A)
         y = self._extract(vis, self.layers_Ex_B, self.norm_Ex_B)
         size = (x.shape[2], x.shape[3])
@@ -330,7 +334,7 @@ class SwinFusionNet(nn.Module):
         for layer in self.layers_Re:
             t = layer(t, size)
         x = _unembed(self.norm_Re(t), size)
-        return self.conv_last3(self._lrelu(self.conv_last2(self._lrelu(self.conv_last1(x)))))
+        return self.conv_last3(self._lrelu(self.conv_last2(self._lrelu(self.conv_last1(x)))))[..., :h, :w]
 
 
 def _stored_buffers(net: SwinFusionNet) -> dict[str, Tensor]:
@@ -364,13 +368,15 @@ def load_swinfusion_state(net: SwinFusionNet, path) -> None:
                          f'{sorted(expected - set(state))[:3]}, unexpected {sorted(set(state) - expected)[:3]}.')
     for key, value in buffers.items():
         if not torch.equal(state[key].to(value.dtype), value):
-            raise ValueError(f'{path}: buffer {key!r} differs from the one the official constructor computes.')
+            raise ValueError(f'{path}: buffer {key!r} differs from the one the official SwinFusion constructor '
+                             'computes.')
     net.load_state_dict({k: v for k, v in state.items() if k not in buffers})
 
 
 def symmetric_pad(x: Tensor, multiple: int = WINDOW) -> Tensor:
     """`test_swinfusion.py`'s padding: to `(h // multiple + 1) * multiple` rows and columns (one more multiple when
-    already divisible) by appending the flipped image (symmetric: the edge row repeated)."""
+    already divisible) by appending the flipped image (symmetric: the edge row repeated). An image shorter than its
+    padding (h < 4) gets only 2 h rows here; the network's own reflection padding completes it."""
     h, w = x.shape[-2:]
     x = torch.cat([x, x.flip(-2)], -2)[..., :(h // multiple + 1) * multiple, :]
     return torch.cat([x, x.flip(-1)], -1)[..., :(w // multiple + 1) * multiple]
@@ -421,14 +427,14 @@ def _build(weights) -> SwinFusion:
 
 
 @register_method('swinfusion', weights=[official_weights(f'{_MODELS}/10000_E.pth')], **_COMMON,
-                 verification='random-weight equality with the official module (test_swinfusion.py protocol): '
-                              '3 sizes, max abs diff 2e-6 before quantisation')
+                 verification='random-weight equality with the official test_swinfusion.py: 3 sizes and 5 real '
+                              'pairs, max abs diff 0 before quantisation, identical PNGs')
 def swinfusion(weights=None) -> SwinFusion:
     return _build(weights)
 
 
 @register_method('swinfusion-vifbench', weights=[official_weights(f'{_MODELS}/10000_G.pth')], **_COMMON,
-                 verification='network as swinfusion (random-weight equality, 3 sizes, max abs diff 2e-6); '
-                              'VIF-Benchmark\'s G file')
+                 verification='network and protocol as swinfusion (random-weight equality: max abs diff 0); '
+                              "VIF-Benchmark's G file")
 def swinfusion_vifbench(weights=None) -> SwinFusion:
     return _build(weights)
