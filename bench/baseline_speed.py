@@ -23,7 +23,8 @@ import torch
 
 NAMES = ['auifnet', 'caf', 'caf-seg', 'cddfuse', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch',
          'didfuse', 'emma', 'gifnet', 'ifcnn', 'lrrnet', 'mufusion', 'mufusion-roadscene', 'pmgi', 'sdnet',
-         'seafusion', 'stdfusionnet', 'tardal', 'tardal-dt', 'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
+         'seafusion', 'stdfusionnet', 'superfusion', 'swinfusion', 'tardal', 'tardal-dt', 'tardal-plus', 'u2fusion',
+         'ydtr', 'dfecf']
 
 
 def _pair(device: str):

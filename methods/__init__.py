@@ -26,6 +26,8 @@ from methods import rfn_nest  # noqa: E402,F401
 from methods import sdnet  # noqa: E402,F401
 from methods import seafusion  # noqa: E402,F401
 from methods import stdfusionnet  # noqa: E402,F401
+from methods import superfusion  # noqa: E402,F401
+from methods import swinfusion  # noqa: E402,F401
 from methods import tardal  # noqa: E402,F401
 from methods import u2fusion  # noqa: E402,F401
 from methods import umf_cmgr  # noqa: E402,F401
