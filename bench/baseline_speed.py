@@ -21,8 +21,10 @@ import time
 
 import torch
 
-NAMES = ['csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch', 'ifcnn', 'murf', 'pmgi', 'sdnet', 'seafusion',
-         'stdfusionnet', 'tardal', 'tardal-dt', 'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
+NAMES = ['auifnet', 'caf', 'caf-seg', 'cddfuse', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch',
+         'didfuse', 'emma', 'gifnet', 'ifcnn', 'lrrnet', 'mufusion', 'mufusion-roadscene', 'murf', 'piafusion',
+         'pmgi', 'sdnet', 'seafusion', 'stdfusionnet', 'superfusion', 'swinfusion', 'tardal', 'tardal-dt',
+         'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
 
 
 def _pair(device: str):

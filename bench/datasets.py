@@ -260,16 +260,19 @@ class LoadedPair:
         return self.ir_rgb, self.vis_rgb
 
 
-def load_pair(manifest: Manifest, pair: Pair, data_root: Path) -> LoadedPair:
-    """Decodes one pair, checking each file's sha256 when the manifest lists it.
+def load_pair(manifest: Manifest, pair: Pair, data_root: Path,
+              data: tuple[bytes, bytes] | None = None) -> LoadedPair:
+    """Decodes one pair, checking each file's sha256 when the manifest lists it. `data`: the IR and visible files'
+    bytes when they were read elsewhere (by a cluster's driver for a worker that does not see the data root).
 
     Raises:
         ImageError, ChecksumError: naming the file.
         ValueError: when IR and visible sizes differ, naming both files.
     """
     ir_path, vi_path = manifest.path(data_root, pair.ir), manifest.path(data_root, pair.vi)
-    ir, ir_rgb = read_image_layout(ir_path, manifest.checksums.get(pair.ir))
-    vis, vis_rgb = read_image_layout(vi_path, manifest.checksums.get(pair.vi))
+    ir_data, vi_data = data or (None, None)
+    ir, ir_rgb = read_image_layout(ir_path, manifest.checksums.get(pair.ir), ir_data)
+    vis, vis_rgb = read_image_layout(vi_path, manifest.checksums.get(pair.vi), vi_data)
     ir = to_gray(ir)
     if ir.shape[:2] != vis.shape[:2]:
         raise ValueError(f'Size mismatch in pair {pair.name!r}: {ir_path} is {ir.shape[1]}x{ir.shape[0]} but '

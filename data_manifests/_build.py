@@ -127,6 +127,15 @@ def tno42(data: Path, prov: Provenance) -> dict:
     }
 
 
+# Official results of the 21 pairs kept outside tno21/, in the data root's zoo/ folder (a sample of the published
+# set): method -> (results folder relative to tno21/, file name pattern).
+TNO21_ZOO = {"LRRNet": ("../zoo/lrrnet_tno21/fused/LRRNet", "result_lrrnet_{ir}.png")}
+LRRNET_CITATION = (
+    "Li, H., Xu, T., Wu, X.-J., Lu, J., Kittler, J. LRRNet: A Novel Representation Learning Guided Fusion Framework "
+    "for Infrared and Visible Images. IEEE TPAMI 45(9) (2023) 11040-11052"
+)
+
+
 def tno21(data: Path, prov: Provenance) -> dict:
     d = data / "tno21"
     hli = "hli1221/imagefusion_deeplearning"
@@ -148,6 +157,14 @@ def tno21(data: Path, prov: Provenance) -> dict:
         zpath = zpath.removesuffix(" (unzipped)")
         sources.append({"prefix": f"fused/{m}/", "archive": f"https://github.com/{zrepo}/raw/{zsha}/{quote(zpath)}"})
         results[m] = result(m, known[m], zrepo, zsha, zpath)
+    for m, (folder, pattern) in TNO21_ZOO.items():
+        if not (d / folder).is_dir():
+            fail(f"tno21: {folder} not found")
+        zrepo, zsha, zpath = prov.source(f"tno21/fused/{m}")
+        zpath = zpath.removesuffix(" (unzipped)")
+        sources.append({"prefix": f"{folder}/", "archive": f"https://github.com/{zrepo}/raw/{zsha}/{quote(zpath)}"})
+        results[m] = {**result(m, pattern, zrepo, zsha, zpath), "dir": folder}
+    have = {m: len(list((d / r["dir"]).iterdir())) for m, r in results.items()}
     return {
         "name": "tno21",
         "title": "TNO Image Fusion Dataset, 21-pair set of Li et al.",
@@ -155,12 +172,15 @@ def tno21(data: Path, prov: Provenance) -> dict:
             "The 21 TNO infrared-visible pairs (IR1..IR21 / VIS1..VIS21) used by Hui Li et al. (DenseFuse, RFN-Nest) "
             "and later work, "
             "named 1..21. Grey 1-channel PNG in 10 sizes from 280x280 to 768x576. "
-            f"Inputs from {repo} at {sha[:7]} ({ir_path}); the RFN-Nest results are the official outputs, published "
-            "only inside a zip archive in hli1221/imagefusion-rfn-nest."
+            f"Inputs from {repo} at {sha[:7]} ({ir_path}); the RFN-Nest and LRRNet results are the official outputs, "
+            "each published only inside a zip archive (hli1221/imagefusion-rfn-nest, hli1221/imagefusion-LRRNet). "
+            f"Results listed: {', '.join(f'{m} {n} of 21' for m, n in have.items())}; LRRNet's are kept in the data "
+            "root's zoo/lrrnet_tno21/ folder (reached through `..`)."
         ),
         "citation": (
             f"{TNO_CITATION}; 21-pair selection and RFN-Nest results: Li, H., Wu, X.-J., Kittler, J. RFN-Nest: An "
-            "end-to-end residual fusion network for infrared and visible images. Information Fusion 73 (2021) 72-86"
+            "end-to-end residual fusion network for infrared and visible images. Information Fusion 73 (2021) 72-86; "
+            f"LRRNet results: {LRRNET_CITATION}"
         ),
         "licence": (
             "No licence file in the source repositories; the TNO images are from Toet's TNO Image Fusion Dataset on "
@@ -456,6 +476,56 @@ def cufd_roadscene10(data: Path, prov: Provenance) -> dict:
     }
 
 
+# DIDFuse and AUIF-Net (Zixiang Zhao): both repositories hold the same 40 TNO test pairs (Datasets/Test_data_TNO,
+# byte-identical) and each its own published results on them.
+ZHAO = {
+    "DIDFuse": ("Zhaozixiang1228/IVIF-DIDFuse", "5f287300dce7cbc90b9e08e6872455af6baa279f", "Test_result/TNO_IJCAI"),
+    "AUIF-Net": ("Zhaozixiang1228/IVIF-AUIF-Net", "8f54650ffbc0a9e655a0d4c6098751bedc319803", "Test_result/TNO_TCSVT"),
+}
+
+
+def zhao_tno40(data: Path, prov: Provenance) -> dict:
+    d = data / "zoo" / "zhao_tno40"
+    repo, sha, _ = ZHAO["DIDFuse"]
+    nums = sorted(int(re.fullmatch(r"IR(\d+)\.bmp", p.name)[1]) for p in (d / "inputs").glob("IR*.bmp"))
+    pairs = [{"name": str(k), "ir": f"inputs/IR{k}.bmp", "vi": f"inputs/VIS{k}.bmp"} for k in nums]
+    sources = [folder_source("inputs/", repo, sha, "Datasets/Test_data_TNO")]
+    results = {}
+    for m in folders(d / "fused"):
+        if m not in ZHAO:
+            fail(f"zoo/zhao_tno40/fused/{m}: no source known")
+        mrepo, msha, mpath = ZHAO[m]
+        sources.append(folder_source(f"fused/{m}/", mrepo, msha, mpath))
+        results[m] = result(m, "F{pair}.png", mrepo, msha, mpath)
+    return {
+        "name": "zhao_tno40",
+        "title": "TNO, the 40-pair test set of DIDFuse and AUIF-Net (sample)",
+        "description": (
+            f"{len(pairs)} of the 40 TNO infrared-visible pairs (IR<k>.bmp / VIS<k>.bmp, named k) that Zixiang Zhao's "
+            "DIDFuse and AUIF-Net repositories test on, with both methods' published results (F<k>.png). Gray 8-bit "
+            f"BMP, 768x576 and 280x280 here. Inputs from Datasets/Test_data_TNO of {repo} at {sha[:7]} (the same "
+            "files in both repositories); results from "
+            + "; ".join(f"{r} at {c[:7]} ({p})" for r, c, p in ZHAO.values())
+            + ". The other pairs are at the same URLs."
+        ),
+        "citation": (
+            "Zhao, Z., Xu, S., Zhang, C., Liu, J., Zhang, J., Li, P. DIDFuse: Deep Image Decomposition for Infrared "
+            "and Visible Image Fusion. IJCAI 2020, 970-976; Zhao, Z., Xu, S., Zhang, J., Liang, C., Zhang, C., Liu, J. "
+            "Efficient and Model-Based Infrared and Visible Image Fusion via Algorithm Unrolling. IEEE TCSVT 32(3) "
+            f"(2022) 1186-1196; {TNO_CITATION}"
+        ),
+        "licence": (
+            "No licence file in the source repositories; the TNO images are from Toet's TNO Image Fusion Dataset on "
+            "figshare, see its terms there."
+        ),
+        "homepage": f"https://github.com/{repo}",
+        "directory": "zoo/zhao_tno40",
+        "pairs": pairs,
+        "sources": sources,
+        "results": results,
+    }
+
+
 # TOML, written by hand (tomllib only reads)
 
 
@@ -536,7 +606,7 @@ def main() -> None:
     args = ap.parse_args()
     prov = Provenance(args.data)
     for build in (tno42, tno21, msrs, roadscene, roadscene44_csf, vifb21, vifbench12, ifcnn_iv14, stdfusionnet_tno9,
-                  cufd_roadscene10):
+                  cufd_roadscene10, zhao_tno40):
         spec = build(args.data, prov)
         root = args.data / spec["directory"]
         print(f"{spec['name']}: {len(spec['pairs'])} pairs")

@@ -125,3 +125,19 @@ def test_vifbench12_declares_the_zoo_references(data_root, tmp_path, capsys):
     _, stderr = capsys.readouterr()
     assert code == 0, stderr
     assert len((out / 'scores.csv').read_text().splitlines()) == 1 + 8
+
+
+def test_tno21_declares_the_lrrnet_results(data_root, tmp_path, capsys):
+    """`bench run --results LRRNet --datasets tno21` scores the 5 official LRRNet results (from the zip in
+    hli1221/imagefusion-LRRNet) that the data root keeps in zoo/lrrnet_tno21/."""
+    m = load_manifest('tno21')
+    assert m.results['LRRNet'].dir == '../zoo/lrrnet_tno21/fused/LRRNet'
+    assert m.result_pairs('LRRNet') == {'1', '2', '3', '4', '5'}
+    url, member = m.source_of('../zoo/lrrnet_tno21/fused/LRRNet/result_lrrnet_IR3.png')
+    assert url.endswith('/outputs/21_pairs_tno_new.zip') and member == 'result_lrrnet_IR3.png'
+    out = tmp_path / 'run'
+    code = main(['run', '--results', 'LRRNet', '--datasets', 'tno21', '--metrics', 'en', '--data-root',
+                 str(data_root), '--out', str(out), '--no-progress', '--no-fetch'])
+    _, stderr = capsys.readouterr()
+    assert code == 0, stderr
+    assert len((out / 'scores.csv').read_text().splitlines()) == 1 + 5
