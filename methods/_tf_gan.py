@@ -25,8 +25,7 @@ from torch import Tensor, nn
 from methods._base import FusionMethod
 from methods._per_image import per_image
 from methods._protocol import PILColour, bytescale, imread_flatten_ycbcr, layout_option
-from methods._tf_checkpoint import CheckpointError, read_index
-from methods._tf_port import checkpoint_prefix, load_tf_convs, read_official_checkpoint
+from methods._tf_port import check_tf_tensors, load_tf_convs, read_official_checkpoint
 
 __all__ = ['SCOPE', 'PAD', 'CLUTTER', 'tf_names', 'GeneratorConv', 'GANGenerator', 'load_generator', 'network_input',
            'save_levels']
@@ -81,22 +80,12 @@ def load_generator(layers: dict[str, GeneratorConv], weights, *, what: str) -> N
     Raises:
         CheckpointError: for a malformed checkpoint, missing, unexpected or mis-shaped generator tensors.
     """
-    prefix = checkpoint_prefix(weights)
-    _, entries = read_index(prefix)
     expected = {}
     for layer, conv in layers.items():
         w, b = tf_names(layer)
         expected[w] = tuple(conv.weight.shape[i] for i in (2, 3, 1, 0))
         expected[b] = tuple(conv.bias.shape)
-    found = {n for n in entries if not CLUTTER.search(n)}
-    missing, unexpected = sorted(set(expected) - found), sorted(found - set(expected))
-    wrong = [f'{n}: {entries[n].shape} instead of {expected[n]}' for n in sorted(found & set(expected))
-             if tuple(entries[n].shape) != expected[n]]
-    if missing or unexpected or wrong:
-        parts = [f'{label} {", ".join(items[:6])}{" ..." if len(items) > 6 else ""}'
-                 for label, items in (('missing', missing), ('unexpected', unexpected), ('wrong shape', wrong))
-                 if items]
-        raise CheckpointError(f'{prefix} is not a {what} checkpoint: {"; ".join(parts)}.')
+    check_tf_tensors(weights, expected, what, ignore=CLUTTER)
     ckpt = read_official_checkpoint(weights, sorted(expected))
     for layer, conv in layers.items():
         w, b = tf_names(layer)

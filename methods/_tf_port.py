@@ -9,9 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from methods._tf_checkpoint import read_checkpoint
+from methods._tf_checkpoint import CheckpointError, read_checkpoint, read_index
 
-__all__ = ['CentredConv2d', 'checkpoint_prefix', 'load_tf_convs', 'load_torch_state', 'read_official_checkpoint']
+__all__ = ['CentredConv2d', 'check_tf_tensors', 'checkpoint_prefix', 'load_tf_convs', 'load_torch_state',
+           'read_official_checkpoint']
 
 
 class CentredConv2d(nn.Conv2d):
@@ -42,6 +43,32 @@ def checkpoint_prefix(paths: Sequence[Path]) -> Path:
         if str(p).endswith('.index'):
             return Path(str(p)[:-len('.index')])
     raise ValueError(f'Expected a TensorFlow `.index` file among the weights, but got {[str(p) for p in paths]}.')
+
+
+def check_tf_tensors(paths: Sequence[Path], expected: Mapping[str, tuple[int, ...]], what: str, *,
+                     ignore=None, float32: bool = False) -> None:
+    """Checks that the checkpoint in `paths` holds exactly the tensors `expected` ({name: TF shape}), so that a
+    checkpoint of another network fails with a message naming the differences (the first six of each kind).
+
+    Args:
+        ignore: a compiled pattern of tensor names to pass over (optimiser slots, counters).
+        float32: also require every tensor to be float32.
+
+    Raises:
+        CheckpointError: missing, unexpected, mis-shaped (or, with `float32`, non-float32) tensors.
+    """
+    prefix = checkpoint_prefix(paths)
+    _, entries = read_index(prefix)
+    found = {n: e for n, e in entries.items() if ignore is None or not ignore.search(n)}
+    missing, unexpected = sorted(set(expected) - set(found)), sorted(set(found) - set(expected))
+    wrong = [f'{n}: {tuple(found[n].shape)} instead of {tuple(expected[n])}' for n in sorted(set(found) & set(expected))
+             if tuple(found[n].shape) != tuple(expected[n])]
+    dtypes = [f'{n}: dtype code {e.dtype} instead of 1' for n, e in sorted(found.items()) if float32 and e.dtype != 1]
+    if missing or unexpected or wrong or dtypes:
+        parts = [f'{label} {", ".join(items[:6])}{" ..." if len(items) > 6 else ""}'
+                 for label, items in (('missing', missing), ('unexpected', unexpected), ('wrong shape', wrong),
+                                      ('not float32', dtypes)) if items]
+        raise CheckpointError(f'{prefix} is not a {what} checkpoint: {"; ".join(parts)}.')
 
 
 def read_official_checkpoint(paths: Sequence[Path], names=None) -> dict[str, np.ndarray]:

@@ -61,8 +61,7 @@ from methods._per_image import per_image
 from methods._protocol import levels, toimage_max
 from methods._registry import register_method
 from methods._resize import cv_resize_linear, pil_resize_bilinear
-from methods._tf_checkpoint import CheckpointError, read_index
-from methods._tf_port import checkpoint_prefix, read_official_checkpoint
+from methods._tf_port import check_tf_tensors, read_official_checkpoint
 from methods._weights import official_weights
 
 __all__ = ['F2MNet', 'MURF', 'soft_grid_sample', 'tf_linspace']
@@ -291,17 +290,8 @@ def load_f2m(net: F2MNet, weights) -> None:
     Raises:
         CheckpointError: missing, unexpected or mis-shaped tensors.
     """
-    prefix = checkpoint_prefix(weights)
-    _, entries = read_index(prefix)
     expected = _expected_shapes(net)
-    missing, unexpected = sorted(set(expected) - set(entries)), sorted(set(entries) - set(expected))
-    wrong = [f'{n}: {tuple(entries[n].shape)} instead of {expected[n]}' for n in sorted(set(expected) & set(entries))
-             if tuple(entries[n].shape) != expected[n]]
-    if missing or unexpected or wrong:
-        parts = [f'{label} {", ".join(items[:4])}{" ..." if len(items) > 4 else ""}'
-                 for label, items in (('missing', missing), ('unexpected', unexpected), ('wrong shape', wrong))
-                 if items]
-        raise CheckpointError(f'{prefix} is not a MURF F2M checkpoint: {"; ".join(parts)}.')
+    check_tf_tensors(weights, expected, 'MURF F2M')
     ckpt = {k: torch.from_numpy(v) for k, v in read_official_checkpoint(weights, sorted(expected)).items()}
     with torch.no_grad():
         for k, conv in net.offset.items():

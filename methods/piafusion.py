@@ -43,8 +43,7 @@ from methods._base import FusionMethod
 from methods._per_image import per_image
 from methods._protocol import levels
 from methods._registry import register_method
-from methods._tf_checkpoint import CheckpointError, read_index
-from methods._tf_port import checkpoint_prefix, load_tf_convs, read_official_checkpoint
+from methods._tf_port import check_tf_tensors, load_tf_convs, read_official_checkpoint
 from methods._weights import official_weights
 
 __all__ = ['PIAFusionNet', 'PIAFusion', 'OFFICIAL_TENSORS', 'cv_round_saturate']
@@ -186,17 +185,7 @@ def load_piafusion(net: PIAFusionNet, weights) -> None:
     Raises:
         CheckpointError: missing, unexpected, mis-shaped or non-float32 tensors.
     """
-    prefix = checkpoint_prefix(weights)
-    _, entries = read_index(prefix)
-    missing = sorted(set(OFFICIAL_TENSORS) - set(entries))
-    unexpected = sorted(set(entries) - set(OFFICIAL_TENSORS))
-    wrong = [f'{n}: {tuple(entries[n].shape)} instead of {OFFICIAL_TENSORS[n]}'
-             for n in sorted(set(OFFICIAL_TENSORS) & set(entries)) if tuple(entries[n].shape) != OFFICIAL_TENSORS[n]]
-    wrong += [f'{n}: dtype code {e.dtype} instead of 1 (float32)' for n, e in sorted(entries.items()) if e.dtype != 1]
-    if missing or unexpected or wrong:
-        parts = [f'{label} {", ".join(items[:4])}{" ..." if len(items) > 4 else ""}'
-                 for label, items in (('missing', missing), ('unexpected', unexpected), ('wrong', wrong)) if items]
-        raise CheckpointError(f'{prefix} is not a PIAFusion checkpoint: {"; ".join(parts)}.')
+    check_tf_tensors(weights, OFFICIAL_TENSORS, 'PIAFusion', float32=True)
     names = sorted(n for n in OFFICIAL_TENSORS if n.startswith('PIAFusion/'))
     load_tf_convs(net.tf_convs(), read_official_checkpoint(weights, names))
 

@@ -141,8 +141,10 @@ def test_wrong_checkpoint_is_refused(tmp_path):
     tensors = synthetic_tensors()
     tensors['PIAFusion/decoder/conv2/bias'] = np.zeros(64, np.float32)
     tensors['PIAFusion/decoder/conv9/bias'] = np.zeros(3, np.float32)
-    with pytest.raises(CheckpointError, match=r'unexpected PIAFusion/decoder/conv9/bias; wrong '
-                                              r'PIAFusion/decoder/conv2/bias: \(64,\) instead of \(128,\)'):
+    tensors['PIAFusion/decoder/conv1/bias'] = tensors['PIAFusion/decoder/conv1/bias'].astype(np.float64)
+    with pytest.raises(CheckpointError, match=r'unexpected PIAFusion/decoder/conv9/bias; wrong shape '
+                                              r'PIAFusion/decoder/conv2/bias: \(64,\) instead of \(128,\); '
+                                              r'not float32 PIAFusion/decoder/conv1/bias: dtype code 2'):
         create_method('piafusion', weights=_checkpoint(tmp_path, tensors))
 
 
