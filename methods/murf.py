@@ -312,7 +312,9 @@ def load_f2m(net: F2MNet, weights) -> None:
     'murf', paper=PAPER, licence=LICENCE, colour='rgb', year=2023, tags=('baseline',),
     weights=[official_weights(f'{CHECKPOINT}.index'), official_weights(f'{CHECKPOINT}.data-00000-of-00001')],
     verification='official code: vifbench12 (12 pairs), min 81.7, median 90.3 dB; within 1 level '
-                 'except 4 border pixels of one pair (7 levels, a resampler discontinuity)')
+                 'except 4 border pixels of one pair (7 levels, a resampler discontinuity)',
+    note='every pair is fused at 1240x1240 (test.py\'s N): about 10 s of CPU time (17 s wall on a shared 2-core '
+         'machine) per pair, whatever its size')
 def murf(weights=None, size: int = SIZE) -> MURF:
     method = MURF(size)
     if weights is not None:

@@ -195,7 +195,8 @@ def load_piafusion(net: PIAFusionNet, weights) -> None:
     weights=[official_weights(f'{CHECKPOINT}.index'), official_weights(f'{CHECKPOINT}.data-00000-of-00001')],
     verification='random-weight equality: official TF graph on a synthetic checkpoint in the official '
                  'format, 3 sizes (odd included), max |diff| 2.7e-7 before quantisation, uint8 identical',
-    note='about 50 s of one CPU core per 640x480 pair (256-channel convolutions at full resolution)')
+    note='about 10 s of CPU time (21 s wall on a shared 2-core machine) per 640x480 pair: 256-channel '
+         'convolutions at full resolution')
 def piafusion(weights=None) -> PIAFusion:
     method = PIAFusion()
     if weights is not None:
