@@ -28,6 +28,13 @@ standard deviation of the float RGB image (C, H, W), its red channel at a 4 x 4 
 sha256 of the uint8 RGB image the script wrote. Each statistic moves by at most the largest pixel difference, so the
 1e-6 tolerance here is implied by pixel-wise equality within 1e-6.
 
+The same synthetic checkpoint on 7 real pairs of vifbench12 (MSRS 00537D, 00881N; TNO 17, 21, 36, whose visible
+image is gray stored as RGB; RoadScene 049, 108), copied byte for byte into `test_data/MSRS` and `test_data/TNO` and
+fused by `main.py --is_train=False --DataSet=MSRS` / `--DataSet=TNO`: max abs diff 3.6e-7 to 4.2e-7 before
+quantisation; after `cv2.imwrite`'s rounding 0 to 27 values per image one level apart (float values within 1e-4
+levels of a rounding tie). `REAL` keeps `random_weights.digest`'s float statistics of those outputs (no sha256: the
+uint8 images differ at those ties); `BENCH_FULL_FIDELITY=1` checks them (7 pairs at full size, ~2 minutes).
+
 One fact the comparison established: `train_network.py` imports `ops` and then `utils`, and utils' `lrelu`
 (`max(x, 0.2 x)`) replaces ops' (`leaky_relu(x, 0.1)`): the network's leaky ReLU slope is 0.2.
 """
@@ -39,10 +46,12 @@ import numpy as np
 import pytest
 import torch
 
+from bench.images import read_image
 from methods import create_method, get_method_spec
 from methods._tf_checkpoint import CheckpointError, read_index, write_checkpoint
 from methods.piafusion import CHECKPOINT, OFFICIAL_TENSORS, PIAFusionNet
 from tests.methods.random_weights import digest, seeded_pair, seeded_state_like
+from tests.methods.zoo_fidelity import FULL
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
@@ -86,6 +95,32 @@ def synthetic_pairs(seed: int = 0) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return [(f'{i:05d}D.png', *seeded_pair(h, w, seed)) for i, (h, w) in enumerate(SIZES, 1)]
 
 
+# random_weights.digest (float statistics only) of the official outputs on real vifbench12 pairs, same checkpoint
+REAL = {
+    '00537D': {'mean': 0.41914577, 'std': 0.0357104, 'probe': [
+        0.41502874, 0.4488552, 0.4312418, 0.3873192, 0.40663692, 0.43783085, 0.38680764, 0.40901627, 0.40710784,
+        0.44690333, 0.41642689, 0.40392387, 0.38663806, 0.40504566, 0.42205526, 0.40827421]},
+    '00881N': {'mean': 0.40941541, 'std': 0.02369359, 'probe': [
+        0.40621736, 0.4051172, 0.40650946, 0.40357804, 0.40806053, 0.40224421, 0.37774784, 0.3933583, 0.40563791,
+        0.40089476, 0.40588337, 0.37071952, 0.40592897, 0.40609678, 0.38652721, 0.3904965]},
+    '17': {'mean': 0.4255032, 'std': 0.00513176, 'probe': [
+        0.41697041, 0.43825328, 0.43951057, 0.40341881, 0.42202184, 0.43249724, 0.42767732, 0.42166033, 0.42039232,
+        0.42169519, 0.41936945, 0.42217288, 0.4212221, 0.42306629, 0.42289674, 0.42049076]},
+    '21': {'mean': 0.43230837, 'std': 0.00484694, 'probe': [
+        0.42878101, 0.43777304, 0.43925623, 0.41865988, 0.42692817, 0.43737479, 0.44136819, 0.43175581, 0.42381086,
+        0.43901753, 0.43399586, 0.43341035, 0.4175173, 0.42133113, 0.43164119, 0.42649922]},
+    '36': {'mean': 0.43485981, 'std': 0.00172051, 'probe': [
+        0.43786139, 0.43634015, 0.43725158, 0.43582889, 0.43534962, 0.43578934, 0.43419282, 0.43332292, 0.43616471,
+        0.43206865, 0.43579835, 0.43434466, 0.43592356, 0.43317252, 0.43447978, 0.43688429]},
+    '108': {'mean': 0.42793307, 'std': 0.02246017, 'probe': [
+        0.46678754, 0.42991351, 0.45923211, 0.43911854, 0.46556373, 0.47229695, 0.45946892, 0.45673406, 0.4183346,
+        0.43559621, 0.46346271, 0.45618977, 0.42245397, 0.43914585, 0.4294705, 0.42820497]},
+    '049': {'mean': 0.43381273, 'std': 0.0115645, 'probe': [
+        0.41604156, 0.41382805, 0.42269449, 0.42216875, 0.43286145, 0.42803479, 0.43318269, 0.42241337, 0.42224612,
+        0.42621095, 0.42760315, 0.42423236, 0.42990382, 0.43137345, 0.43260669, 0.43726166]},
+}
+
+
 def _checkpoint(tmp_path: Path, tensors: dict[str, np.ndarray]) -> list[str]:
     prefix = tmp_path / 'IAFusion.model-29'
     write_checkpoint(prefix, tensors)
@@ -122,6 +157,19 @@ def test_equals_official_graph_on_synthetic_checkpoint(tmp_path):
                                    [want['mean'], want['std'], *want['probe']], rtol=0, atol=1e-6,
                                    err_msg=str(ir.shape))
         assert got['sha256'] == want['sha256'], ir.shape
+
+
+@pytest.mark.skipif(not FULL, reason='7 full-size pairs (~2 minutes): run with BENCH_FULL_FIDELITY=1')
+def test_equals_official_graph_on_real_pairs(tmp_path, data_root):
+    """Real vifbench12 pairs read as the runner reads them; the float output's statistics within 1e-6."""
+    method = create_method('piafusion', weights=_checkpoint(tmp_path, synthetic_tensors()))
+    for pair, want in REAL.items():
+        ir, vi = (read_image(data_root / 'vifbench12' / side / f'{pair}.png') for side in ('ir', 'vi'))
+        t_ir, t_vi = _tensors(ir, vi if vi.ndim == 3 else vi[..., None])
+        with torch.no_grad():
+            got = digest(method.colour_output(t_ir, t_vi)[0].double().numpy(), np.zeros(1, np.uint8))
+        np.testing.assert_allclose([got['mean'], got['std'], *got['probe']],
+                                   [want['mean'], want['std'], *want['probe']], rtol=0, atol=1e-6, err_msg=pair)
 
 
 def test_classifier_tensors_are_checked_but_unused(tmp_path):
