@@ -3,8 +3,10 @@ meta-features of an object detector; only the fusion network runs at test time.
 
 Port of wdzhao123/MetaFusion @ a8c5eaf (`models/metafusion_net.py`, `test.py`, `utils/dataloader.py`; the detection
 network is not in that repository and is not needed). The official weight file `weight/model_weight.pth` (a git blob
-of at least 4 MiB, 2,252,994 float32 parameters) could not be obtained here: the port is checked against the
-official module on random weights (`tests/methods/test_metafusion.py`).
+of at least 4 MiB, 2,252,994 float32 parameters) could not be obtained here: a user brings it (`bench weights
+list`; put it at `<weights dir>/metafusion/weight/model_weight.pth`). The port was checked against the official module
+and `test.py` on seeded random weights (`tests/methods/test_metafusion.py`: max abs diff 0 before quantisation on
+37x53, 64x48, 97x131 and 40x64, every saved pixel equal; every pixel equal on five real 512x384 pairs).
 
 Network (`FusionNet(block_num=3, feature_out=False)`, as `test.py` builds it): three `FusionBlock`s, each conv 3x3
 in->c, ReLU, conv 3x3 c->c, ReLU, then two parallel conv 3x3 c->c + ReLU concatenated (2c channels), with (in, c) =
@@ -164,8 +166,8 @@ def load_official_state(net: FusionNet, path) -> FusionNet:
 
 @register_method('metafusion', paper=PAPER, licence=LICENCE, colour='rgb', year=2023,
                  weights=[official_weights(WEIGHT_FILE)],
-                 verification='random-weight equality with the official module: 3 sizes, max abs diff 0 before '
-                              'quantisation; official test.py on 5 pairs (random weights): every pixel equal')
+                 verification='random-weight equality with the official test.py: 4 sizes and 5 real pairs, max abs '
+                              'diff 0 before quantisation, every saved pixel equal')
 def metafusion(weights=None) -> MetaFusion:
     method = MetaFusion()
     if weights is not None:
