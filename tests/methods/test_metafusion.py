@@ -20,7 +20,10 @@ four. The same weights on five real pairs (512x384 crops of TNO-42 01 and 17, VI
 port's pixel for pixel; on 00537D one pixel one level apart in each channel (101.07 dB), where the port's brightness
 is 54.999996 levels, truncated to 54, and the official one reached 55: float32 summation order in the convolutions
 (the official run used torch's default threads, the port one), a few ulp on 196,608 pixels of which 42 lie within
-1e-4 of a level.
+1e-4 of a level. With the resize removed as above, on six pairs at their own sizes (TNO-42 06 575x475, TNO-21 1
+360x270, VIF-Benchmark 175 371x331 and 049 537x306, MSRS 00004N 640x480, RoadScene FLIR_00006 500x329): the five
+PNGs equal to the port's pixel for pixel; FLIR_00006 keeps its '.jpg' name, so test.py wrote a JPEG (48.66 dB against
+the port's image before that encoding, which the method returns).
 
 The recorded outputs are third-party output and are not committed: `random_weight_digests.json` ('metafusion') holds,
 per image, the float brightness's mean and std and 100 sampled pixels (seeded positions, 9 significant digits), the
