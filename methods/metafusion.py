@@ -3,8 +3,9 @@ meta-features of an object detector; only the fusion network runs at test time.
 
 Port of wdzhao123/MetaFusion @ a8c5eaf (`models/metafusion_net.py`, `test.py`, `utils/dataloader.py`; the detection
 network is not in that repository and is not needed). The official weight file `weight/model_weight.pth` (a git blob
-of at least 4 MiB, 2,252,994 float32 parameters) could not be obtained here: a user brings it (`bench weights
-list`; put it at `<weights dir>/metafusion/weight/model_weight.pth`). The port was checked against the official module
+of at least 4 MiB, 2,252,994 float32 parameters) was not at hand here: `bench weights fetch metafusion` downloads it
+from the repository at that commit and checks its git blob id (or put it at `<weights
+dir>/metafusion/weight/model_weight.pth`). The port was checked against the official module
 and `test.py` on seeded random weights (`tests/methods/test_metafusion.py`: max abs diff 0 before quantisation on
 37x53, 64x48, 97x131 and 40x64, every saved pixel equal; on five real 512x384 pairs every pixel equal but one
 whose brightness lies 4e-6 of a level below a truncation boundary, one level apart: 101.07 dB; with the script's
