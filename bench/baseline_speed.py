@@ -21,8 +21,8 @@ import time
 
 import torch
 
-NAMES = ['auifnet', 'caf', 'caf-seg', 'cddfuse', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch',
-         'didfuse', 'emma', 'gifnet', 'ifcnn', 'lrrnet', 'mufusion', 'mufusion-roadscene', 'murf', 'piafusion',
+NAMES = ['auifnet', 'caf', 'caf-seg', 'cddfuse', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch', 'didfuse',
+         'emma', 'gifnet', 'ifcnn', 'lrrnet', 'metafusion', 'mufusion', 'mufusion-roadscene', 'murf', 'piafusion',
          'pmgi', 'sdnet', 'seafusion', 'stdfusionnet', 'superfusion', 'swinfusion', 'tardal', 'tardal-dt',
          'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
 
