@@ -12,6 +12,8 @@ from methods import densefuse  # noqa: E402,F401
 from methods import fusiongan  # noqa: E402,F401
 from methods import ganmcc  # noqa: E402,F401
 from methods import ifcnn  # noqa: E402,F401
+from methods import mfeif  # noqa: E402,F401
+from methods import reconet  # noqa: E402,F401
 from methods import rfn_nest  # noqa: E402,F401
 from methods import sdnet  # noqa: E402,F401
 from methods import seafusion  # noqa: E402,F401
