@@ -17,6 +17,7 @@ from methods import reconet  # noqa: E402,F401
 from methods import rfn_nest  # noqa: E402,F401
 from methods import sdnet  # noqa: E402,F401
 from methods import seafusion  # noqa: E402,F401
+from methods import smoa  # noqa: E402,F401
 from methods import u2fusion  # noqa: E402,F401
 from methods import umf_cmgr  # noqa: E402,F401
 from methods import ydtr  # noqa: E402,F401

@@ -188,9 +188,9 @@ def _load(net: MFEIFNet, path) -> None:
         module, given = getattr(net, part), state[part]
         expected = module.state_dict()
         if set(given) != set(expected) or any(given[k].shape != expected[k].shape for k in expected):
+            missing, unexpected = sorted(set(expected) - set(given))[:3], sorted(set(given) - set(expected))[:3]
             raise ValueError(f"{path}: '{part}' does not match the official {type(module).__name__} (missing "
-                             f'{sorted(set(expected) - set(given))[:3]}, unexpected {sorted(set(given) - set(expected))[:3]}'
-                             ', or other shapes): not the official file.')
+                             f'{missing}, unexpected {unexpected}, or other shapes): not the official file.')
         module.load_state_dict(given)
 
 
