@@ -21,8 +21,8 @@ import time
 
 import torch
 
-NAMES = ['csf', 'datfuse', 'densefuse', 'densefuse-pytorch', 'ifcnn', 'sdnet', 'seafusion', 'u2fusion', 'ydtr',
-         'dfecf']
+NAMES = ['csf', 'datfuse', 'densefuse', 'densefuse-pytorch', 'ifcnn', 'mfeif', 'reconet', 'sdnet', 'seafusion', 'smoa',
+         'u2fusion', 'ydtr', 'dfecf']
 
 
 def _pair(device: str):
