@@ -21,7 +21,9 @@ import time
 
 import torch
 
-NAMES = ['csf', 'datfuse', 'densefuse', 'densefuse-pytorch', 'ifcnn', 'mfeif', 'reconet', 'sdnet', 'seafusion', 'smoa',
+NAMES = ['auifnet', 'caf', 'caf-seg', 'cddfuse', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch', 'didfuse',
+         'emma', 'gifnet', 'ifcnn', 'lrrnet', 'mfeif', 'mufusion', 'mufusion-roadscene', 'pmgi', 'reconet', 'sdnet',
+         'seafusion', 'smoa', 'stdfusionnet', 'superfusion', 'swinfusion', 'tardal', 'tardal-dt', 'tardal-plus',
          'u2fusion', 'ydtr', 'dfecf']
 
 

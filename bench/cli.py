@@ -83,6 +83,31 @@ def _device(value: str) -> str:
     return str(device)
 
 
+_CLUSTER_OPTIONS = ('ray_address', 'chunk_size', 'cpus_per_task', 'gpus_per_task', 'retries', 'workers',
+                    'ship_images')
+
+
+def _executor_config(args: argparse.Namespace):
+    """`--executor` and its cluster options; Ray missing is a usage error (one line, exit 2)."""
+    from bench.executors import ExecutorConfig, ExecutorUnavailable, ray_installed, RAY_INSTALL
+    given = [name for name in _CLUSTER_OPTIONS if getattr(args, name) not in (None, False)]
+    if args.executor == 'local':
+        if given:
+            flag = '--' + given[0].replace('_', '-')
+            raise UsageError(f'Expected --executor ray with {flag}, but got --executor local.')
+        return ExecutorConfig()
+    if not ray_installed():
+        raise UsageError(str(ExecutorUnavailable(f'--executor ray needs Ray, which is not installed: {RAY_INSTALL}.')))
+    if args.device.startswith('cuda:'):  # before a cluster is started or joined
+        raise UsageError(f"Expected --device cuda or auto with --executor ray (Ray gives each worker its GPU), but "
+                         f"got {args.device!r}.")
+    options = {k: getattr(args, k) for k in given if k != 'ray_address'}
+    try:
+        return ExecutorConfig('ray', address=args.ray_address, **options)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import methods
     from bench.config import data_mirror
@@ -126,13 +151,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     method_options = weights_options(args.weights or [], method_names)
     if args.limit is not None and args.limit < 1:
         raise UsageError(f'Expected --limit >= 1, but got {args.limit}.')
+    executor = _executor_config(args)
     cfg = RunConfig(
         methods=method_names, datasets=datasets, metrics=_metric_names(args.metrics, args.convention),
         out=Path(args.out), results=results, convention=args.convention, data_root=args.data_root,
-        weights_dir=args.weights_dir, device=_device(args.device), warmup=args.warmup, fetch=not args.no_fetch,
+        weights_dir=args.weights_dir, device=_device(args.device) if executor.name == 'local' else args.device,
+        warmup=args.warmup, fetch=not args.no_fetch,
         fallback=not args.no_fallback, mirror=data_mirror(args.mirror), progress=not args.no_progress,
         fresh=args.fresh, argv=getattr(args, 'argv', sys.argv[1:]), method_options=method_options,
-        pairs=_names(args.pairs) or None, limit=args.limit, skipped_methods=skipped)
+        pairs=_names(args.pairs) or None, limit=args.limit, skipped_methods=skipped, executor=executor)
     if not cfg.methods and not cfg.results:
         raise UsageError('Nothing to run: give --methods and/or --results.')
     summary = run_benchmark(cfg)
@@ -196,8 +223,12 @@ def cmd_score(args: argparse.Namespace) -> int:
     for problem in problems:
         print(f'skipped {problem}', file=sys.stderr)
     rows, failures = [], 0
-    for triple, result in score_triples(triples, names, args.convention, _device(args.device),
-                                        progress=not args.no_progress):
+    executor = _executor_config(args)
+    if executor.name == 'local':
+        scored = score_triples(triples, names, args.convention, _device(args.device), progress=not args.no_progress)
+    else:
+        scored = _score_on_cluster(executor, triples, names, args)
+    for triple, result in scored:
         if isinstance(result, Exception):
             failures += 1
             print(f'error: {triple.name}: {result}', file=sys.stderr)
@@ -217,6 +248,40 @@ def cmd_score(args: argparse.Namespace) -> int:
         write_atomic(Path(args.out), long.drop(columns='name').to_csv(index=False, float_format='%.17g'))
         print(f'wrote {len(long)} rows to {args.out}')
     return EXIT_FAILURES if failures or problems else EXIT_OK
+
+
+def _score_on_cluster(cfg, triples: list, names: list[str], args: argparse.Namespace):
+    """`bench score`'s results from Ray workers, in the order of `triples`."""
+    from bench.executors import open_executor
+    with open_executor(cfg) as executor:
+        device = executor.resolve_device(args.device)
+        yield from executor.score(triples, names, args.convention, device, progress=not args.no_progress)
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """--executor and the options of a Ray cluster (for `run` and `score`)."""
+    group = parser.add_argument_group('where the work runs')
+    group.add_argument('--executor', choices=['local', 'ray'], default='local',
+                       help="'local' (default): this process; 'ray': the workers of a Ray cluster "
+                            '(pip install -e ".[ray]")')
+    group.add_argument('--ray-address', metavar='ADDR',
+                       help='Ray cluster to join (default $RAY_ADDRESS, else a cluster `ray start` began on this '
+                            'machine, else a new local one sized to this machine)')
+    group.add_argument('--chunk-size', type=int, metavar='N',
+                       help='pairs (or triples) per Ray task (default 8)')
+    group.add_argument('--gpus-per-task', type=float, metavar='F',
+                       help='GPUs each Ray worker holds with --device cuda/auto on GPUs (default 1; 0.5 puts two '
+                            'workers on a GPU)')
+    group.add_argument('--cpus-per-task', type=float, metavar='F',
+                       help="CPUs each Ray worker holds, and its threads (default 1)")
+    group.add_argument('--workers', type=int, metavar='N',
+                       help='at most N Ray workers (default: as many as the cluster has CPUs or GPUs for)')
+    group.add_argument('--retries', type=int, metavar='N',
+                       help='restarts of a dead Ray worker and retries of its task before its pairs become error '
+                            'rows (default 2)')
+    group.add_argument('--ship-images', action='store_true',
+                       help='send the images from this machine to the Ray workers (for workers that do not see '
+                            'the data root; default: workers read them from the data root)')
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -353,6 +418,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument('--no-fallback', action='store_true', help='never substitute the synthetic set for missing data')
     run.add_argument('--fresh', action='store_true', help='discard the results already in --out')
     run.add_argument('--no-progress', action='store_true')
+    add_executor_options(run)
     run.set_defaults(func=cmd_run)
 
     score = sub.add_parser('score', help='score fused images that already exist',
@@ -369,6 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
                        'value)')
     score.add_argument('--device', default='cpu', help="'cpu' (default), 'cuda', 'auto'")
     score.add_argument('--no-progress', action='store_true')
+    add_executor_options(score)
     score.set_defaults(func=cmd_score)
 
     lst = sub.add_parser('list', help='list registered methods, metrics, conventions or data sets')
@@ -413,6 +480,7 @@ def main(argv: list[str] | None = None) -> int:
         return speed_main(argv[1:])
     args = build_parser().parse_args(argv)
     args.argv = argv  # recorded in run.json
+    from bench.executors import ExecutorUnavailable
     if getattr(args, 'warmup', 0) < 0:
         print('error: --warmup must be >= 0', file=sys.stderr)
         return EXIT_USAGE
@@ -424,10 +492,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyError as err:  # unknown names from the registries; their message carries the suggestions
         print(f'error: {err.args[0] if err.args else err}', file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
+    except ExecutorUnavailable as err:  # no cluster to join, no GPUs in it: a set-up problem, not a crash
+        print(f'error: {err}', file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt as err:
         print('\nInterrupted. Everything finished so far is saved; run the same command again to resume.',
               file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return getattr(err, 'exit_code', EXIT_INTERRUPTED)  # SIGTERM (bench.interrupts): 143
     except Exception as err:  # data/download/manifest errors: one clear line, not a traceback
         from bench.download import ChecksumError, DownloadError
         from bench.datasets import ManifestError

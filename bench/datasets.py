@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
+import posixpath
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
@@ -62,6 +64,27 @@ class Manifest:
     def root(self, data_root: Path) -> Path:
         return self.location or Path(data_root) / self.directory
 
+    def path(self, data_root: Path, rel: str) -> Path:
+        """Where the manifest's file or folder `rel` lives: `root / rel`, with `..` resolved lexically.
+
+        Paths may climb out of the set's folder, not out of the data root (checked when the manifest is read), so
+        a set can declare results kept beside it: vifbench12's `../zoo/vifbench12/fused/TarDAL`.
+        """
+        return Path(os.path.normpath(self.root(data_root) / rel))
+
+    def result_pairs(self, name: str) -> frozenset[str] | None:
+        """Names of the pairs whose file the declared results folder `name` lists a checksum for (a published
+        sample may cover some pairs only); None when it lists none (a user manifest without checksums)."""
+        res = self.results[name]
+        listed = {p.name for p in self.pairs
+                  if f'{res.dir}/' + res.pattern.format(pair=p.name, ir=Path(p.ir).stem, vi=Path(p.vi).stem)
+                  in self.checksums}
+        return frozenset(listed) if listed else None
+
+    def data_path(self, rel: str) -> str:
+        """`rel` relative to the data root, normalised (`vifbench12/../zoo/x` -> `zoo/x`): the mirror layout."""
+        return posixpath.normpath(posixpath.join(self.directory, rel))
+
     def files(self) -> list[str]:
         return sorted(self.checksums)
 
@@ -82,6 +105,16 @@ def list_datasets() -> list[str]:
     """Names of the manifests shipped in `data_manifests`, plus 'synthetic'."""
     names = [p.name[:-5] for p in resources.files('data_manifests').iterdir() if p.name.endswith('.toml')]
     return sorted(names) + ['synthetic']
+
+
+def _check_paths(name: str, directory: str, paths) -> None:
+    """Raises ManifestError unless every path is relative and, joined to `directory`, stays inside the data root:
+    `..` may climb out of the set's folder (to results kept beside it), not further."""
+    for rel in paths:
+        joined = posixpath.normpath(posixpath.join(directory, rel))
+        if posixpath.isabs(rel) or '\\' in rel or joined == '..' or joined.startswith('../'):
+            raise ManifestError(f'Manifest {name!r}: expected paths inside the data root, but got {rel!r} '
+                                f'(relative to {directory!r}).')
 
 
 def _parse(name: str, toml_text: str, sha_text: str, base: Path | None = None) -> Manifest:
@@ -107,6 +140,9 @@ def _parse(name: str, toml_text: str, sha_text: str, base: Path | None = None) -
     location = None
     if base is not None and str(raw['directory']).startswith('.'):  # a user manifest's folder, relative to itself
         location = (base / raw['directory']).resolve()
+    # a set in a folder of its own (`location`) is its own data root
+    _check_paths(name, '.' if location else raw['directory'],
+                 [*checksums, *(f for p in pairs for f in (p.ir, p.vi)), *(r.dir for r in results.values())])
     return Manifest(raw['name'], raw['title'], raw['description'], raw['citation'], raw['licence'], raw['homepage'],
                     raw['directory'], pairs, checksums, tuple(raw.get('sources', ())), dict(raw.get('urls', {})),
                     results, dict(raw.get('official_splits', {})), location=location, digest=digest,
@@ -173,18 +209,16 @@ def select_pairs(manifest: Manifest, split: str | None = None) -> tuple[str, tup
 
 
 def missing_files(manifest: Manifest, data_root: Path) -> list[str]:
-    root = manifest.root(data_root)
-    return [f for f in manifest.files() if not (root / f).is_file()]
+    return [f for f in manifest.files() if not manifest.path(data_root, f).is_file()]
 
 
 def verify(manifest: Manifest, data_root: Path, progress: bool = False) -> dict[str, str]:
     """Checks every file of the manifest; returns {path: problem} for the files that are missing or differ."""
     from bench.download import sha256_file
     from bench.progress import progress_bar
-    root = manifest.root(data_root)
     problems = {}
     for rel in progress_bar(manifest.files(), desc=f'verify {manifest.name}', unit='file', enable=progress):
-        path = root / rel
+        path = manifest.path(data_root, rel)
         if not path.is_file():
             problems[rel] = 'missing'
         elif (actual := sha256_file(path)) != manifest.checksums[rel]:
@@ -199,14 +233,13 @@ def fetch(manifest: Manifest, data_root: Path, *, mirror: str | None = None, fil
     `mirror` replaces every official URL by `<mirror>/<directory>/<path>`.
     """
     from bench.download import FileToFetch, fetch_files
-    root = manifest.root(data_root)
     todo = []
     for rel in files if files is not None else manifest.files():
         if mirror:
-            url, member = f"{mirror.rstrip('/')}/{quote(manifest.directory)}/{quote(rel)}", None
+            url, member = f"{mirror.rstrip('/')}/{quote(manifest.data_path(rel))}", None
         else:
             url, member = manifest.source_of(rel)
-        todo.append(FileToFetch(url, root / rel, manifest.checksums[rel], member))
+        todo.append(FileToFetch(url, manifest.path(data_root, rel), manifest.checksums[rel], member))
     return fetch_files(todo, progress=progress)
 
 
@@ -227,18 +260,21 @@ class LoadedPair:
         return self.ir_rgb, self.vis_rgb
 
 
-def load_pair(manifest: Manifest, pair: Pair, data_root: Path) -> LoadedPair:
-    """Decodes one pair, checking each file's sha256 when the manifest lists it.
+def load_pair(manifest: Manifest, pair: Pair, data_root: Path,
+              data: tuple[bytes, bytes] | None = None) -> LoadedPair:
+    """Decodes one pair, checking each file's sha256 when the manifest lists it. `data`: the IR and visible files'
+    bytes when they were read elsewhere (by a cluster's driver for a worker that does not see the data root).
 
     Raises:
         ImageError, ChecksumError: naming the file.
         ValueError: when IR and visible sizes differ, naming both files.
     """
-    root = manifest.root(data_root)
-    ir, ir_rgb = read_image_layout(root / pair.ir, manifest.checksums.get(pair.ir))
-    vis, vis_rgb = read_image_layout(root / pair.vi, manifest.checksums.get(pair.vi))
+    ir_path, vi_path = manifest.path(data_root, pair.ir), manifest.path(data_root, pair.vi)
+    ir_data, vi_data = data or (None, None)
+    ir, ir_rgb = read_image_layout(ir_path, manifest.checksums.get(pair.ir), ir_data)
+    vis, vis_rgb = read_image_layout(vi_path, manifest.checksums.get(pair.vi), vi_data)
     ir = to_gray(ir)
     if ir.shape[:2] != vis.shape[:2]:
-        raise ValueError(f'Size mismatch in pair {pair.name!r}: {root / pair.ir} is {ir.shape[1]}x{ir.shape[0]} but '
-                         f'{root / pair.vi} is {vis.shape[1]}x{vis.shape[0]} (width x height).')
+        raise ValueError(f'Size mismatch in pair {pair.name!r}: {ir_path} is {ir.shape[1]}x{ir.shape[0]} but '
+                         f'{vi_path} is {vis.shape[1]}x{vis.shape[0]} (width x height).')
     return LoadedPair(pair.name, ir, vis, ir_rgb, vis_rgb)

@@ -11,7 +11,8 @@ import numpy as np
 
 from bench.download import ChecksumError
 
-__all__ = ['ImageError', 'ChecksumError', 'read_image', 'read_image_layout', 'to_gray', 'write_png']
+__all__ = ['ImageError', 'ChecksumError', 'encode_png', 'read_bytes', 'read_image', 'read_image_layout', 'to_gray',
+           'write_bytes', 'write_png']
 
 
 class ImageError(ValueError):
@@ -31,19 +32,26 @@ def read_image(path: Path, sha256: str | None = None) -> np.ndarray:
     return read_image_layout(path, sha256)[0]
 
 
-def read_image_layout(path: Path, sha256: str | None = None) -> tuple[np.ndarray, bool]:
-    """`read_image`, and whether the file stores three channels (True for a gray image stored as RGB, too).
-
-    Official test scripts that read files through PIL or as RGB see such gray images differently from 1-channel
-    files; methods get this flag (`FusionMethod.fuse(..., stored_rgb=...)`).
-    """
-    path = Path(path)
+def read_bytes(path: Path) -> bytes:
+    """The bytes of an image file; ImageError naming the file when it is missing or unreadable."""
     try:
-        data = path.read_bytes()
+        return Path(path).read_bytes()
     except FileNotFoundError:
         raise ImageError(f'Image file not found: {path}') from None
     except OSError as err:
         raise ImageError(f'Cannot read image file {path}: {err.strerror or err}') from None
+
+
+def read_image_layout(path: Path, sha256: str | None = None, data: bytes | None = None) -> tuple[np.ndarray, bool]:
+    """`read_image`, and whether the file stores three channels (True for a gray image stored as RGB, too).
+
+    Official test scripts that read files through PIL or as RGB see such gray images differently from 1-channel
+    files; methods get this flag (`FusionMethod.fuse(..., stored_rgb=...)`). `data`: the file's bytes, read
+    elsewhere (a cluster worker gets them from the driver); `path` then only names the file in messages.
+    """
+    path = Path(path)
+    if data is None:
+        data = read_bytes(path)
     if sha256 is not None:
         actual = hashlib.sha256(data).hexdigest()
         if actual != sha256:
@@ -71,18 +79,28 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(luma), 0, 255).astype(np.uint8)
 
 
-def write_png(path: Path, image: np.ndarray) -> None:
-    """Writes (H, W) or (H, W, 3) RGB uint8 as PNG atomically (temp file + rename), so a kill leaves no half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def encode_png(image: np.ndarray, name: str = 'image') -> bytes:
+    """(H, W) or (H, W, 3) RGB uint8 as PNG bytes (a cluster worker encodes, the driver writes)."""
     bgr = image if image.ndim == 2 else image[..., ::-1]
     ok, buf = cv2.imencode('.png', bgr)
     if not ok:
-        raise ImageError(f'Cannot encode {path} as PNG.')
+        raise ImageError(f'Cannot encode {name} as PNG.')
+    return buf.tobytes()
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """Writes a file atomically (temp file + rename), so a kill leaves no half file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix='.' + path.name, suffix='.tmp')
     try:
         with os.fdopen(fd, 'wb') as fh:
-            fh.write(buf.tobytes())
+            fh.write(data)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_png(path: Path, image: np.ndarray) -> None:
+    """Writes (H, W) or (H, W, 3) RGB uint8 as PNG atomically (temp file + rename), so a kill leaves no half file."""
+    write_bytes(path, encode_png(image, str(path)))

@@ -26,6 +26,13 @@ class PublishedResults:
     name: str
     folder: Path
     pattern: str | None = None
+    #: names of the pairs the folder has a result for (a folder a manifest declares: the pairs it lists a file for,
+    #: as for a published sample of a set); None: every pair.
+    pairs: frozenset[str] | None = None
+
+    def select(self, pairs):
+        """The pairs of `pairs` this folder is scored on."""
+        return [p for p in pairs if self.pairs is None or p.name in self.pairs]
 
     def find(self, pair: Pair) -> Path:
         keys = {'pair': pair.name, 'ir': Path(pair.ir).stem, 'vi': Path(pair.vi).stem}

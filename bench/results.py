@@ -16,11 +16,12 @@ from pathlib import Path
 
 SCORE_COLUMNS = ('dataset', 'pair', 'method', 'metric', 'convention', 'value', 'key')
 # Timing rows: seconds of one fusion call, plus the facts of that call (device_name, torch threads, peak extra
-# memory in bytes, parameter count; FLOPs only on the row whose call was counted) and the fused image's provenance
-# key. Folders of earlier versions lack trailing columns; opening one pads its rows with empty values (an empty key
-# is unknown provenance: that work is redone).
+# memory in bytes, parameter count; FLOPs only on the row whose call was counted), the fused image's provenance
+# key, and where the call ran (host name; the physical GPU's index, empty on the CPU): on a cluster the rows of one
+# method come from several machines. Folders of earlier versions lack trailing columns; opening one pads its rows
+# with empty values (an empty key is unknown provenance: that work is redone).
 TIMING_COLUMNS = ('dataset', 'pair', 'method', 'seconds', 'device', 'height', 'width',
-                  'device_name', 'threads', 'peak_memory_bytes', 'params', 'flops', 'key')
+                  'device_name', 'threads', 'peak_memory_bytes', 'params', 'flops', 'key', 'node', 'gpu')
 ERROR_COLUMNS = ('dataset', 'pair', 'method', 'stage', 'error', 'message')
 TABLES = {'scores.csv': SCORE_COLUMNS, 'timing.csv': TIMING_COLUMNS, 'errors.csv': ERROR_COLUMNS}
 
@@ -59,6 +60,11 @@ def _pad_columns(path: Path, columns: tuple[str, ...]) -> None:
     with open(path, newline='', encoding='utf-8') as fh:
         rows = list(csv.reader(fh))[1:]
     _rewrite(path, columns, rows)
+
+
+def error_message(error: BaseException) -> str:
+    """An exception's message on one line, as errors.csv holds it."""
+    return ' '.join(str(error).split()) or repr(error)
 
 
 class RunFolderError(PermissionError):
@@ -136,9 +142,10 @@ class RunStore:
     def add_timing(self, dataset: str, pair: str, method: str, seconds: float, device: str, height: int,
                    width: int, *, device_name: str = '', threads: int | None = None,
                    peak_memory_bytes: int | None = None, params: int | None = None, flops: int | None = None,
-                   key: str = '') -> None:
+                   key: str = '', node: str = '', gpu: str = '') -> None:
         """One timed fusion call; unknown facts are written as empty fields."""
-        extra = tuple('' if v is None else v for v in (device_name, threads, peak_memory_bytes, params, flops, key))
+        extra = tuple('' if v is None else v
+                      for v in (device_name, threads, peak_memory_bytes, params, flops, key, node, gpu))
         self._append('timing.csv', [(dataset, pair, method, repr(seconds), device, height, width) + extra])
         self.timed[(dataset, pair, method)] = key
 
@@ -163,8 +170,11 @@ class RunStore:
         self.scored = {k: v for k, v in self.scored.items() if v and k[:3] not in fused}
 
     def add_error(self, dataset: str, pair: str, method: str, stage: str, error: BaseException) -> None:
-        message = ' '.join(str(error).split()) or repr(error)
-        self._append('errors.csv', [(dataset, pair, method, stage, type(error).__name__, message)])
+        self.add_failure(dataset, pair, method, stage, type(error).__name__, error_message(error))
+
+    def add_failure(self, dataset: str, pair: str, method: str, stage: str, error: str, message: str) -> None:
+        """An error row from an exception's type name and `error_message` (as a cluster worker reports them)."""
+        self._append('errors.csv', [(dataset, pair, method, stage, error, message)])
         self.n_errors += 1
 
     def is_scored(self, dataset: str, pair: str, method: str, metric: str, convention: str) -> bool:

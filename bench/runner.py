@@ -5,9 +5,9 @@ run folder is not redone, so an interrupted run resumes where it stopped.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
-import functools
 import os
 import platform
 import subprocess
@@ -22,15 +22,14 @@ import methods
 import metrics
 from bench import __version__
 from bench.config import data_root as default_data_root
-from bench.datasets import (LoadedPair, Manifest, Pair, fetch, load_manifest, load_pair, missing_files,
-                            parse_dataset_spec, select_pairs)
-from bench.images import read_image_layout, write_png
-from bench.prefetch import Loader, prefetched
+from bench.datasets import Manifest, Pair, fetch, load_manifest, missing_files, parse_dataset_spec, select_pairs
+from bench.executors import ExecutorConfig, open_executor
+from bench.executors.work import Chunk, Failure, Item, PairResult, Settings
+from bench.images import write_bytes
 from bench.progress import progress_bar
 from bench.provenance import describe_change, digest, file_identity, fused_key, method_identity, score_key
 from bench.published import PublishedResults
 from bench.results import RunStore
-from bench.timing import count_parameters, device_name, profile, timed, warm_up
 from bench.weights import fetch_weights, files_for
 
 __all__ = ['RunConfig', 'RunSummary', 'run_benchmark', 'METRICS_VERSION']
@@ -62,6 +61,7 @@ class RunConfig:
     pairs: list[str] | None = None  # only these pairs (by name) of every data set
     limit: int | None = None        # only the first N pairs of every data set (after `pairs`)
     skipped_methods: dict[str, list[str]] = field(default_factory=dict)  # method -> user-supplied files it waits for
+    executor: ExecutorConfig = field(default_factory=ExecutorConfig)  # where the work runs (this process or Ray)
 
 
 @dataclass
@@ -88,28 +88,17 @@ class Selection:
     inputs: dict[str, str] = field(default_factory=dict)  # pair -> digest of its two input files
 
 
-def _to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(H, W) or (H, W, 3) uint8 -> (1, C, H, W) uint8 tensor."""
-    t = torch.from_numpy(np.ascontiguousarray(image))
-    t = t[None, None] if t.ndim == 2 else t.permute(2, 0, 1)[None]
-    return t.to(device)
-
-
-def _quantise(fused: torch.Tensor) -> np.ndarray:
-    """[0, 1] float (1, C, H, W) -> uint8 (H, W) or (H, W, 3), rounding as saving a PNG does."""
-    arr = (fused[0].float() * 255).round().clamp(0, 255).to(torch.uint8).cpu().numpy()
-    return arr[0] if arr.shape[0] == 1 else arr.transpose(1, 2, 0)
-
-
 class _Run:
-    def __init__(self, cfg: RunConfig) -> None:
+    """Plans and records a run: which work is missing, and every row and image written. The executor computes."""
+
+    def __init__(self, cfg: RunConfig, executor) -> None:
         self.cfg = cfg
+        self.executor = executor
         self.root = Path(cfg.data_root) if cfg.data_root else default_data_root()
         self.device = torch.device(cfg.device)
         self.store = RunStore(cfg.out, fresh=cfg.fresh)
         self.summary = RunSummary(Path(cfg.out))
         self.bar = None
-        self.fetch_failed: set[str] = set()  # methods whose weights failed to download: not retried per data set
         self.identities = {name: method_identity(name, cfg.method_options.get(name, {})) for name in cfg.methods}
 
     # -- data ---------------------------------------------------------------------------------------------
@@ -133,7 +122,7 @@ class _Run:
                 return manifest
             except Exception as err:  # offline, server down, checksum: fall back below
                 reason += f' and fetching failed ({err})'
-        have_pairs = any((manifest.root(self.root) / p.ir).is_file() for p in pairs)
+        have_pairs = any(manifest.path(self.root, p.ir).is_file() for p in pairs)
         if have_pairs or not self.cfg.fallback:
             self.summary.notes.append(f'Dataset {name}: {reason}; missing files are error rows.')
             return manifest
@@ -157,8 +146,7 @@ class _Run:
         label, pairs = self._pairs(manifest, split if manifest is requested else None)
         selection = Selection(label, manifest, pairs)
         for pair in pairs:
-            root = manifest.root(self.root)
-            selection.inputs[pair.name] = digest([file_identity(root / f, manifest.checksums.get(f))
+            selection.inputs[pair.name] = digest([file_identity(manifest.path(self.root, f), manifest.checksums.get(f))
                                                   for f in (pair.ir, pair.vi)])
         selection.published = self.published(selection)
         return selection
@@ -171,17 +159,6 @@ class _Run:
             pairs = pairs[:self.cfg.limit]
         return label, pairs
 
-    def load(self, manifest: Manifest, pair: Pair, cache: dict) -> LoadedPair:
-        """Decodes a pair once per data set; a failure is cached too, so each bad pair is reported per method."""
-        if pair.name not in cache:
-            try:
-                cache[pair.name] = load_pair(manifest, pair, self.root)
-            except Exception as err:
-                cache[pair.name] = err
-        if isinstance(cache[pair.name], Exception):
-            raise cache[pair.name]
-        return cache[pair.name]
-
     # -- provenance -----------------------------------------------------------------------------------------
     def expected_key(self, ds: Selection, pair: Pair, name: str, results: PublishedResults | None) -> str:
         """The fused-image key `name` should have for `pair` now."""
@@ -191,8 +168,7 @@ class _Run:
             path = results.find(pair)
         except Exception:
             return fused_key(ds.inputs[pair.name], 'missing')
-        rel = path.relative_to(ds.manifest.root(self.root)).as_posix() if path.is_relative_to(
-            ds.manifest.root(self.root)) else None
+        rel = Path(os.path.relpath(path, ds.manifest.root(self.root))).as_posix()  # `../zoo/...` for some results
         return fused_key(ds.inputs[pair.name], digest(file_identity(path, ds.manifest.checksums.get(rel))))
 
     def find_stale(self, selections: list[Selection]) -> None:
@@ -203,7 +179,7 @@ class _Run:
         for ds in selections:
             jobs = [(n, None) for n in self.cfg.methods] + [(r.name, r) for r in ds.published]
             for name, results in jobs:
-                for pair in ds.pairs:
+                for pair in ds.pairs if results is None else results.select(ds.pairs):
                     expected = self.expected_key(ds, pair, name, results)
                     stored = self.store.fused_key(ds.label, pair.name, name) if results is None else None
                     if stored is not None and (stored != expected
@@ -235,123 +211,96 @@ class _Run:
         print(f'Redoing {what} whose provenance changed ({detail}).', file=sys.stderr)
 
     # -- work -----------------------------------------------------------------------------------------------
-    def score(self, ds: str, pair: LoadedPair, method: str, fused: np.ndarray, fused_rgb: bool, key: str) -> None:
-        todo = [m for m in self.cfg.metrics if not self.store.is_scored(ds, pair.name, method, m, self.cfg.convention)]
-        if not todo:
+    def _missing_metrics(self, ds: str, pair: str, method: str) -> tuple[str, ...]:
+        return tuple(m for m in self.cfg.metrics if not self.store.is_scored(ds, pair, method, m, self.cfg.convention))
+
+    def plan(self, selections: list[Selection]) -> list[Chunk]:
+        """The work the run folder lacks, as chunks: per data set, each method's pairs (fuse where no fused image
+        is kept, score the metrics still missing), then each set of published results' pairs (score only)."""
+        size = self.executor.chunk_size
+        chunks = []
+        for ds in selections:
+            groups = [(name, None) for name in self.cfg.methods] + [(r.name, r) for r in ds.published]
+            for name, results in groups:
+                items = []
+                for pair in ds.pairs if results is None else results.select(ds.pairs):
+                    fused = results is None and self.store.is_fused(ds.label, pair.name, name)
+                    todo = self._missing_metrics(ds.label, pair.name, name)
+                    if (fused or results is not None) and not todo:
+                        self.summary.complete += 1
+                        continue
+                    item = Item(pair, self.expected_key(ds, pair, name, results), todo, fuse=not fused)
+                    if fused:
+                        item.fused = self.store.fused_path(ds.label, name, pair.name)
+                    elif results is not None:
+                        item.fuse = False
+                        try:
+                            item.fused = results.find(pair)
+                        except Exception as err:  # the worker reports it at the stage where it would have failed
+                            item.fused_data = Failure.of('result', err)
+                    items.append(item)
+                if items and results is None:
+                    items[0].profile = True  # FLOPs and peak memory once per method and data set
+                for start in range(0, len(items), size or len(items) or 1):
+                    chunks.append(Chunk(ds.label, ds.manifest, name, items[start:start + (size or len(items))],
+                                        registered=results is None))
+        return chunks
+
+    def settings(self) -> Settings:
+        return Settings(data_root=self.root, device=self.cfg.device, convention=self.cfg.convention,
+                        warmup=self.cfg.warmup, weights_dir=self.cfg.weights_dir,
+                        method_options=self.cfg.method_options, fetch=self.cfg.fetch, progress=self.cfg.progress)
+
+    def prefetch_weights(self, chunks: list[Chunk]) -> None:
+        """Before the work goes to other processes: the official weight files that are missing, downloaded here
+        (once, into the weights directory the workers read), as `bench run` does in-process."""
+        if not self.cfg.fetch:
             return
-        if fused.shape[:2] != pair.ir.shape:
-            raise ValueError(f'Fused image of {method!r} for pair {pair.name!r} is {fused.shape[1]}x{fused.shape[0]}, '
-                             f'the sources are {pair.ir.shape[1]}x{pair.ir.shape[0]} (width x height).')
-        values = metrics.score_images(_to_tensor(fused, self.device), _to_tensor(pair.ir, self.device),
-                                      _to_tensor(pair.vis, self.device), todo, self.cfg.convention)
-        self.store.add_scores(ds, pair.name, method, self.cfg.convention, {k: v.item() for k, v in values.items()},
-                              key=score_key(key, METRICS_VERSION))
-        self.summary.scored += len(values)
-
-    def _needs_work(self, ds: str, pair: str, method: str, fuse: bool) -> bool:
-        if fuse and not self.store.is_fused(ds, pair, method):
-            return True
-        return any(not self.store.is_scored(ds, pair, method, m, self.cfg.convention) for m in self.cfg.metrics)
-
-    def create(self, name: str) -> methods.FusionMethod:
-        """The method, its official weight files fetched first when missing (as data sets are, unless --no-fetch)."""
-        options = dict(weights_dir=self.cfg.weights_dir, device=self.device, **self.cfg.method_options.get(name, {}))
-        try:
-            return methods.create_method(name, **options)
-        except methods.WeightsNotFound:
-            if not self.cfg.fetch or name in self.fetch_failed:
-                raise
         root = Path(self.cfg.weights_dir) if self.cfg.weights_dir else methods.default_weights_dir()
-        print(f'Method {name}: weight files missing under {root}; fetching them.', file=sys.stderr)
-        try:
-            fetch_weights(files_for([name])[name], root, mirror=os.environ.get('BENCH_WEIGHTS_MIRROR'),
-                          progress=self.cfg.progress)
-        except Exception as err:  # offline, no public URL, checksum: the WeightsNotFound row says what to do
-            self.fetch_failed.add(name)
-            print(f'Method {name}: fetching its weights failed ({err}).', file=sys.stderr)
-        return methods.create_method(name, **options)
-
-    def run_method(self, ds: Selection, name: str, cache: dict) -> None:
-        todo = [p for p in ds.pairs if self._needs_work(ds.label, p.name, name, fuse=True)]
-        self.summary.complete += len(ds.pairs) - len(todo)
-        self.bar.update(len(ds.pairs) - len(todo))
-        if not todo:
-            return
-        try:
-            method = self.create(name)
-        except Exception as err:
-            self.store.add_error(ds.label, '*', name, 'create', err)
-            self.bar.update(len(todo))
-            return
-        warmed = False
-        facts = {'device_name': device_name(self.device), 'threads': torch.get_num_threads(),
-                 'params': count_parameters(method)}
-        with Loader(lambda pair: self.load(ds.manifest, pair, cache)) as loader:
-            for i, pair in enumerate(todo):
-                self.bar.set_postfix_str(f'{ds.label}/{name}/{pair.name}', refresh=False)
-                key = self.expected_key(ds, pair, name, None)
-                stage = 'load'
-                try:
-                    loaded = loader.get(pair.name, pair)
-                    path = self.store.fused_path(ds.label, name, pair.name)
-                    if self.store.is_fused(ds.label, pair.name, name):
-                        stage = 'read-fused'
-                        fused8, fused_rgb = read_image_layout(path)
-                        self.summary.reused += 1
-                    else:
-                        stage = 'fuse'
-                        fused8 = self.fuse(method, loaded, warmed, facts, ds.label, name, key)
-                        fused_rgb, warmed = fused8.ndim == 3, True
-                    if i + 1 < len(todo):  # decode the next pair while this one is scored (never while timing)
-                        loader.start(todo[i + 1].name, todo[i + 1])
-                    stage = 'score'
-                    self.score(ds.label, loaded, name, fused8, fused_rgb, key)
-                except Exception as err:
-                    self.store.add_error(ds.label, pair.name, name, stage, err)
-                self.bar.update(1)
-        del method
-        if self.device.type == 'cuda':
-            torch.cuda.empty_cache()
-
-    def fuse(self, method, loaded: LoadedPair, warmed: bool, facts: dict, ds: str, name: str, key: str) -> np.ndarray:
-        """Fuses one pair (timed alone), saves the 8-bit image and its timing row; returns the image."""
-        ir = _to_tensor(loaded.ir, self.device).float() / 255
-        vis = _to_tensor(loaded.vis, self.device).float() / 255
-        fuse = functools.partial(method.fuse, stored_rgb=loaded.stored_rgb)
-        flops = peak = None
-        if not warmed:  # FLOPs and peak memory: one more untimed call, at this pair's size
-            warm_up(fuse, ir, vis, device=self.device, rounds=self.cfg.warmup)
-            flops, peak = profile(fuse, ir, vis, device=self.device)
-        fused, seconds = timed(fuse, ir, vis, device=self.device)
-        fused8 = _quantise(fused)
-        write_png(self.store.fused_path(ds, name, loaded.name), fused8)
-        self.store.add_timing(ds, loaded.name, name, seconds, str(self.device), *loaded.ir.shape,
-                              peak_memory_bytes=peak, flops=flops, key=key, **facts)
-        self.summary.fused += 1
-        return fused8
-
-    def run_results(self, ds: Selection, results: PublishedResults, cache: dict) -> None:
-        todo = [p for p in ds.pairs if self._needs_work(ds.label, p.name, results.name, fuse=False)]
-        self.summary.complete += len(ds.pairs) - len(todo)
-        self.bar.update(len(ds.pairs) - len(todo))
-
-        def load(pair: Pair):
-            loaded = self.load(ds.manifest, pair, cache)
-            return loaded, read_image_layout(results.find(pair))
-
-        for pair, got in prefetched(todo, load):
-            self.bar.set_postfix_str(f'{ds.label}/{results.name}/{pair.name}', refresh=False)
+        for name in dict.fromkeys(c.method for c in chunks if c.registered):
+            if self.cfg.method_options.get(name, {}).get('weights') is not None:
+                continue
+            files = files_for([name]).get(name, [])
+            missing = [f for f in files if not (root / f.file).is_file()]
+            if not missing:
+                continue
+            print(f'Method {name}: weight files missing under {root}; fetching them.', file=sys.stderr)
             try:
-                if isinstance(got, Exception):
-                    raise got
-                loaded, (fused8, fused_rgb) = got
-                self.score(ds.label, loaded, results.name, fused8, fused_rgb,
-                           self.expected_key(ds, pair, results.name, results))
-            except Exception as err:
-                stage = 'score' if not isinstance(got, Exception) else (
-                    'load' if pair.name not in cache or isinstance(cache[pair.name], Exception) else 'result')
-                self.store.add_error(ds.label, pair.name, results.name, stage, err)
-            self.bar.update(1)
+                fetch_weights(missing, root, mirror=os.environ.get('BENCH_WEIGHTS_MIRROR'),
+                              progress=self.cfg.progress)
+            except Exception as err:  # the worker's WeightsNotFound row says what to do
+                print(f'Method {name}: fetching its weights failed ({err}).', file=sys.stderr)
+
+    def record(self, chunk: Chunk, result: PairResult) -> None:
+        """Writes one pair's results (the driver is the run folder's only writer): the fused image, its timing
+        row, its scores, its error row."""
+        ds, name = chunk.dataset, chunk.method
+        if result.pair is None:  # the method could not be built: one row per method and data set
+            if (ds, name) not in self.create_failed:
+                self.create_failed.add((ds, name))
+                f = result.failure
+                self.store.add_failure(ds, '*', name, f.stage, f.error, f.message)
+            self.bar.update(len(chunk))
+            return
+        item = chunk.item(result.pair)
+        failure = result.failure
+        if result.png is not None:
+            try:
+                write_bytes(self.store.fused_path(ds, name, result.pair), result.png)
+            except Exception as err:  # not kept: not scored either (the in-process order)
+                failure, result.scores = Failure.of('fuse', err), {}
+            else:
+                self.store.add_timing(ds, result.pair, name, key=item.key, **result.timing)
+                self.summary.fused += 1
+        self.summary.reused += result.reused
+        if result.scores:
+            self.store.add_scores(ds, result.pair, name, self.cfg.convention, result.scores,
+                                  key=score_key(item.key, METRICS_VERSION))
+            self.summary.scored += len(result.scores)
+        if failure is not None:
+            self.store.add_failure(ds, result.pair, name, failure.stage, failure.error, failure.message)
+        self.bar.set_postfix_str(f'{ds}/{name}/{result.pair}', refresh=False)
+        self.bar.update(1)
 
     def published(self, ds: Selection) -> list[PublishedResults]:
         manifest = ds.manifest
@@ -362,7 +311,8 @@ class _Run:
                 out.append(PublishedResults(name, sub if sub.is_dir() else folder, pattern))
         for name in self._declared_results(manifest):
             declared = manifest.results[name]
-            out.append(PublishedResults(name, manifest.root(self.root) / declared.dir, declared.pattern))
+            out.append(PublishedResults(name, manifest.path(self.root, declared.dir), declared.pattern,
+                                        manifest.result_pairs(name)))
         return out
 
     def execute(self) -> RunSummary:
@@ -373,14 +323,16 @@ class _Run:
         self.summary.methods = {s.label: self.cfg.methods + [r.name for r in s.published] for s in selections}
         self.find_stale(selections)
         self.write_meta(selections, finished=False)
-        total = sum(len(s.pairs) * (len(self.cfg.methods) + len(s.published)) for s in selections)
+        chunks = self.plan(selections)
+        self.create_failed: set[tuple[str, str]] = set()
+        if self.executor.remote:
+            self.prefetch_weights(chunks)
+        total = sum(len(s.pairs) * len(self.cfg.methods) + sum(len(r.select(s.pairs)) for r in s.published)
+                    for s in selections)
         with progress_bar(total=total, desc='fuse+score', unit='pair', enable=self.cfg.progress) as self.bar:
-            for ds in selections:
-                cache: dict = {}
-                for name in self.cfg.methods:
-                    self.run_method(ds, name, cache)
-                for results in ds.published:
-                    self.run_results(ds, results, cache)
+            self.bar.update(self.summary.complete)
+            for chunk, result in self.executor.run(chunks, self.settings()):
+                self.record(chunk, result)
         self.summary.errors = self.store.n_errors
         self.write_meta(selections, finished=True)
         return self.summary
@@ -415,13 +367,13 @@ class _Run:
                                 'results': [[n, str(f) if f else None, p] for n, f, p in self.cfg.results],
                                 'data_root': str(self.root), 'substituted': self.substituted,
                                 'skipped_methods': self.cfg.skipped_methods,
-                                'metrics_version': METRICS_VERSION})
+                                'metrics_version': METRICS_VERSION, 'executor': self.executor.describe()})
         else:
             invocations[-1].update(finished=now, fused=self.summary.fused, reused=self.summary.reused,
                                    complete=self.summary.complete, redone=self.summary.redone,
                                    scored=self.summary.scored, errors=self.summary.errors, notes=self.summary.notes)
         meta.update(tool='ivif-bench', version=__version__, invocations=invocations,
-                    environment=_environment(self.device))
+                    environment=dict(_environment(self.device), executor=self.executor.summary()))
         meta.setdefault('datasets', {}).update({
             s.label: {'title': s.manifest.title, 'manifest_sha256': s.manifest.digest, 'pairs': len(s.pairs),
                       'citation': s.manifest.citation, 'root': str(s.manifest.root(self.root)),
@@ -470,7 +422,7 @@ def _environment(device: torch.device) -> dict:
     env = {'python': sys.version.split()[0], 'platform': platform.platform(), 'torch': torch.__version__,
            'numpy': np.__version__, 'git_commit': _git_commit(), 'device': str(device),
            'cpu': platform.processor() or platform.machine(), 'threads': torch.get_num_threads()}
-    if device.type == 'cuda':
+    if device.type == 'cuda' and torch.cuda.is_available():  # a cluster's driver may have no GPU of its own
         env.update(gpu=torch.cuda.get_device_name(device), cuda=torch.version.cuda)
     return env
 
@@ -487,4 +439,6 @@ def run_benchmark(cfg: RunConfig) -> RunSummary:
         metrics.get_metric(name, cfg.convention)
     if cfg.limit is not None and cfg.limit < 1:
         raise ValueError(f'Expected `limit` >= 1, but got {cfg.limit}.')
-    return _Run(cfg).execute()
+    with open_executor(cfg.executor) as executor:
+        cfg = dataclasses.replace(cfg, device=executor.resolve_device(cfg.device))
+        return _Run(cfg, executor).execute()

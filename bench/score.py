@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from bench.images import read_image
+from bench.images import read_image_layout
 from bench.published import IMAGE_SUFFIXES
 
 _BOUNDARY = re.compile(r'[^0-9A-Za-z]|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])')
@@ -97,11 +97,12 @@ def _tensor(image: np.ndarray) -> torch.Tensor:
 
 
 def _read_triple(t: Triple) -> tuple[np.ndarray, ...]:
-    images = tuple(read_image(p) for p in (t.fused, t.ir, t.vi))
+    """(fused, ir, vi) decoded, then whether each file stores three channels (vifb and mefb read files as stored)."""
+    images, stored_rgb = zip(*(read_image_layout(p) for p in (t.fused, t.ir, t.vi)))
     if len({im.shape[:2] for im in images}) != 1:
         sizes = ', '.join(f'{p} is {im.shape[1]}x{im.shape[0]}' for p, im in zip((t.fused, t.ir, t.vi), images))
         raise ValueError(f'size mismatch: {sizes}')
-    return images
+    return images + stored_rgb
 
 
 def score_triples(triples: list[Triple], metrics: list[str], convention: str, device: str = 'cpu',
@@ -120,8 +121,9 @@ def score_triples(triples: list[Triple], metrics: list[str], convention: str, de
 
     def flush():
         f, a, b = (torch.stack([_tensor(images[k]) for _, images in chunk]).to(device) for k in range(3))
+        stored_rgb = [[images[3 + k] for _, images in chunk] for k in range(3)]
         try:
-            values = score_images(f, a, b, metrics, convention)
+            values = score_images(f, a, b, metrics, convention, stored_rgb=stored_rgb)
         except Exception as err:
             results = [(t, err) for t, _ in chunk]
         else:
@@ -135,7 +137,7 @@ def score_triples(triples: list[Triple], metrics: list[str], convention: str, de
                 yield t, images
                 bar.update(1)
                 continue
-            if chunk and tuple(im.shape for im in chunk[0][1]) != tuple(im.shape for im in images):
+            if chunk and tuple(im.shape for im in chunk[0][1][:3]) != tuple(im.shape for im in images[:3]):
                 for result in flush():
                     yield result
                     bar.update(1)

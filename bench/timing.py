@@ -6,7 +6,9 @@ after the warm-up), parameters, threads and the device's name. Nothing but the c
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
+import socket
 import time
 from pathlib import Path
 from typing import Callable
@@ -14,7 +16,7 @@ from typing import Callable
 import torch
 
 __all__ = ['synchronize', 'warm_up', 'timed', 'profile', 'count_flops', 'count_parameters', 'device_name',
-           'MemoryProbe']
+           'gpu_id', 'node_name', 'MemoryProbe']
 
 _PROC_STATUS = Path('/proc/self/status')
 _CLEAR_REFS = Path('/proc/self/clear_refs')
@@ -153,3 +155,20 @@ def device_name(device: torch.device | str) -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine() or 'cpu'
+
+
+def node_name() -> str:
+    """The host name of the machine running this process (a timing row says where its call ran)."""
+    return socket.gethostname()
+
+
+def gpu_id(device: torch.device | str) -> str:
+    """The physical GPU behind a CUDA device ('' for the CPU): its index among all the machine's GPUs, read through
+    `CUDA_VISIBLE_DEVICES` (which Ray sets to the GPUs it gives a worker), so rows of different workers on one
+    machine name different GPUs."""
+    device = torch.device(device)
+    if device.type != 'cuda':
+        return ''
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    visible = [v.strip() for v in os.environ.get('CUDA_VISIBLE_DEVICES', '').split(',') if v.strip()]
+    return visible[index] if index < len(visible) else str(index)

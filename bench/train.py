@@ -10,9 +10,11 @@ __all__ = ['add_parser', 'cmd_train', 'weights_options']
 DESCRIPTION = (
     'Trains a DFECF variant with the paper\'s protocol (Table 2 defaults: 128x128 patches, batch 32, Adam, learning '
     'rate 1e-3 halved every epoch after epoch 15, 30 epochs). Each epoch draws --patches-per-epoch random crops with '
-    'a generator seeded by (seed, epoch). Checkpoints are written every --checkpoint-minutes and after every epoch; '
+    'a generator seeded by (seed, epoch). Checkpoints are written every --checkpoint-minutes, after every epoch and '
+    'on Ctrl-C or SIGTERM (the last finished step; exit 130 or 143); '
     'running the same command again resumes and reproduces the uninterrupted run exactly. After the last epoch the '
-    'batch-norm statistics are recomputed with the final weights (--bn-batches). Writes checkpoint.pt, '
+    'batch-norm statistics are recomputed with the final weights (--bn-batches). The network runs its fast float32 '
+    'arithmetic unless --exact-fp32. Without a progress bar every step logs a line. Writes checkpoint.pt, '
     'losses.csv, losses.png, train.json and, when finished, weights.pt (load it with `bench run --weights '
     'METHOD=PATH`).')
 
@@ -33,7 +35,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = TrainConfig(method=args.method, data=[d.strip() for item in args.data for d in item.split(',') if d.strip()],
                       epochs=args.epochs, patches_per_epoch=args.patches_per_epoch, batch_size=args.batch_size,
                       patch_size=args.patch_size, lr=args.lr, decay_after=args.decay_after, seed=args.seed,
-                      bn_batches=args.bn_batches)
+                      bn_batches=args.bn_batches, fast=not args.exact_fp32)
     out = Path(args.out or f'runs/train/{args.method}')
     try:
         summary = train(cfg, out, data_root=data_root(args.data_root), device=_device(args.device),
@@ -73,6 +75,10 @@ def add_parser(subparsers) -> None:
     p.add_argument('--bn-batches', type=int, default=d['bn_batches'],
                    help='batches of fresh crops over which the batch-norm statistics are recomputed with the final '
                         'weights after the last epoch (default %(default)s; 0: keep the running averages)')
+    p.add_argument('--exact-fp32', action='store_true',
+                   help="the network's reference arithmetic, every equation as written (what versions before the "
+                        'fast one computed); default: the fast arithmetic, the same float32 function up to rounding '
+                        '(see methods/dfecf/MODEL_CARD.md)')
     p.add_argument('--device', default='auto', help="'auto' (default), 'cpu', 'cuda:0'")
     p.add_argument('--threads', type=int, help='torch CPU threads (default: torch chooses)')
     p.add_argument('--checkpoint-minutes', type=float, default=5.0, help='default %(default)s')

@@ -28,6 +28,9 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from bench.interrupts import Interrupted, Interrupts
+from methods.dfecf.heap import large_blocks_on_heap
+
 __all__ = ['TrainConfig', 'train', 'load_training_pairs', 'learning_rate', 'epoch_patches', 'steps_per_epoch',
            'target_level']
 
@@ -49,6 +52,7 @@ class TrainConfig:
     decay_after: int = 15
     seed: int = 0
     bn_batches: int = 4
+    fast: bool = True   # the network's fast arithmetic (`DFECFNet.set_fast`); False: the reference one
 
 
 def learning_rate(cfg: TrainConfig, epoch: int) -> float:
@@ -193,9 +197,13 @@ def _git_commit() -> str | None:
         return None
 
 
+def _print_flushed(*args) -> None:
+    print(*args, flush=True)
+
+
 def train(cfg: TrainConfig, out: Path, *, data_root: Path, device: str = 'cpu', threads: int | None = None,
           checkpoint_minutes: float = 5.0, max_steps: int | None = None, fresh: bool = False,
-          progress: bool = True, log=print) -> dict:
+          progress: bool = True, log=None) -> dict:
     """Trains (or resumes training of) `cfg.method`; returns the summary also written to `train.json`.
 
     Args:
@@ -207,16 +215,21 @@ def train(cfg: TrainConfig, out: Path, *, data_root: Path, device: str = 'cpu', 
         checkpoint_minutes: wall time between checkpoints inside an epoch (one is also written after every epoch).
         max_steps: stop after this many optimiser steps in this call (a checkpoint is written first).
         fresh: ignore an existing checkpoint.
-        progress: show a progress bar (on a terminal).
+        progress: show a progress bar (on a terminal); without one, every step logs a line.
+        log: where messages go (default: printed and flushed, so a log file follows the run).
 
     Raises:
         ValueError: when the checkpoint in `out` was written under another configuration, or the data is unusable.
+        bench.interrupts.Interrupted: on SIGINT or SIGTERM (a KeyboardInterrupt), after the checkpoint of the last
+            finished step is written.
     """
+    log = log or _print_flushed
     previous_threads = torch.get_num_threads()
     if threads:
         torch.set_num_threads(threads)
     try:
-        return _train(cfg, out, data_root, device, checkpoint_minutes, max_steps, fresh, progress, log)
+        with large_blocks_on_heap():
+            return _train(cfg, out, data_root, device, checkpoint_minutes, max_steps, fresh, progress, log)
     finally:
         torch.set_num_threads(previous_threads)
 
@@ -234,7 +247,7 @@ def _train(cfg: TrainConfig, out: Path, data_root: Path, device, checkpoint_minu
         raise ValueError(f'Training images smaller than the {cfg.patch_size}-pixel patch: {", ".join(small[:5])}.')
 
     torch.manual_seed(cfg.seed)
-    net = build_network(cfg.method)
+    net = build_network(cfg.method).set_fast(cfg.fast)
     net.init_output_level(target_level(pairs))
     net = net.to(device).train()
     loss_fn = build_loss(cfg.method)
@@ -243,7 +256,8 @@ def _train(cfg: TrainConfig, out: Path, data_root: Path, device, checkpoint_minu
     ckpt_path = out / 'checkpoint.pt'
     if ckpt_path.is_file() and not fresh:
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=True)
-        saved = {**asdict(TrainConfig()), **ckpt['config']}  # fields added since the checkpoint take defaults
+        # Fields added since the checkpoint take defaults, except `fast`: earlier versions had only the reference.
+        saved = {**asdict(TrainConfig()), 'fast': False, **ckpt['config']}
         if saved != asdict(cfg):
             diff = {k: (saved.get(k), v) for k, v in asdict(cfg).items() if saved.get(k) != v}
             raise ValueError(f'{ckpt_path} was written by another configuration ({diff}, checkpoint vs now); '
@@ -275,40 +289,57 @@ def _train(cfg: TrainConfig, out: Path, data_root: Path, device, checkpoint_minu
     bar = progress_bar(desc=f'train {cfg.method}', total=total_steps, unit='step', enable=progress)
     bar.update(len(history))
     stopped = False
-    while epoch < cfg.epochs and not stopped:
-        lr = learning_rate(cfg, epoch)
-        for group in optimiser.param_groups:
-            group['lr'] = lr
-        plan = epoch_patches(cfg, epoch, sizes)
-        while step < per_epoch:
-            if max_steps is not None and done_here >= max_steps:
-                stopped = True
-                break
-            t0 = time.perf_counter()
-            ir, vis = _crop_batch(pairs, plan[step * cfg.batch_size:(step + 1) * cfg.batch_size], cfg.patch_size,
-                                  device)
-            terms = loss_fn(net(ir, vis), ir, vis)
-            optimiser.zero_grad(set_to_none=True)
-            terms.total.backward()
-            optimiser.step()
-            seconds = time.perf_counter() - t0
-            elapsed += seconds
-            history.append({'epoch': epoch + 1, 'step': step, 'lr': lr, 'total': terms.total.item(),
-                            'grad': terms.grad, 'pix': terms.pix, 'aux': terms.aux, 'seconds': round(seconds, 3)})
-            step += 1
-            done_here += 1
-            bar.update(1)
-            bar.set_postfix(epoch=epoch + 1, loss=f'{terms.total.item():.4f}', refresh=False)
-            if not math.isfinite(terms.total.item()):
+    # SIGINT/SIGTERM interrupt a step's forward or backward pass at once; the update and checkpoint writes finish
+    # first. Either way the checkpoint below holds the last finished step, which a rerun resumes from.
+    with Interrupts() as interrupts:
+        try:
+            while epoch < cfg.epochs and not stopped:
+                lr = learning_rate(cfg, epoch)
+                for group in optimiser.param_groups:
+                    group['lr'] = lr
+                plan = epoch_patches(cfg, epoch, sizes)
+                while step < per_epoch:
+                    if max_steps is not None and done_here >= max_steps:
+                        stopped = True
+                        break
+                    t0 = time.perf_counter()
+                    ir, vis = _crop_batch(pairs, plan[step * cfg.batch_size:(step + 1) * cfg.batch_size],
+                                          cfg.patch_size, device)
+                    terms = loss_fn(net(ir, vis), ir, vis)
+                    optimiser.zero_grad(set_to_none=True)
+                    terms.total.backward()
+                    with interrupts.deferred():
+                        optimiser.step()
+                        seconds = time.perf_counter() - t0
+                        elapsed += seconds
+                        total = terms.total.item()
+                        history.append({'epoch': epoch + 1, 'step': step, 'lr': lr, 'total': total,
+                                        'grad': terms.grad, 'pix': terms.pix, 'aux': terms.aux,
+                                        'seconds': round(seconds, 3)})
+                        step += 1
+                        done_here += 1
+                        bar.update(1)
+                        bar.set_postfix(epoch=epoch + 1, loss=f'{total:.4f}', refresh=False)
+                        if bar.disable:  # no bar (not a terminal, --no-progress): one line per step for logs
+                            log(f'step {len(history)}/{total_steps} (epoch {epoch + 1}): loss {total:.4f}, '
+                                f'{seconds:.1f} s')
+                        if not math.isfinite(total):
+                            save(final=True)
+                            raise FloatingPointError(f'The loss became {total} at epoch {epoch + 1}, step {step}.')
+                        if time.monotonic() - last_save > 60 * checkpoint_minutes:
+                            save()
+                            last_save = time.monotonic()
+                with interrupts.deferred():
+                    if step >= per_epoch:
+                        epoch, step = epoch + 1, 0
+                        save()
+                        last_save = time.monotonic()
+        except Interrupted as err:
+            bar.close()
+            with interrupts.deferred():
                 save(final=True)
-                raise FloatingPointError(f'The loss became {terms.total.item()} at epoch {epoch + 1}, step {step}.')
-            if time.monotonic() - last_save > 60 * checkpoint_minutes:
-                save()
-                last_save = time.monotonic()
-        if step >= per_epoch:
-            epoch, step = epoch + 1, 0
-            save()
-            last_save = time.monotonic()
+            log(f'{err.args[0]}: checkpoint of step {len(history)}/{total_steps} written to {ckpt_path}.')
+            raise
     bar.close()
     finished = epoch >= cfg.epochs
     if finished and not recalibrated and cfg.bn_batches:

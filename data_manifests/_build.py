@@ -127,6 +127,15 @@ def tno42(data: Path, prov: Provenance) -> dict:
     }
 
 
+# Official results of the 21 pairs kept outside tno21/, in the data root's zoo/ folder (a sample of the published
+# set): method -> (results folder relative to tno21/, file name pattern).
+TNO21_ZOO = {"LRRNet": ("../zoo/lrrnet_tno21/fused/LRRNet", "result_lrrnet_{ir}.png")}
+LRRNET_CITATION = (
+    "Li, H., Xu, T., Wu, X.-J., Lu, J., Kittler, J. LRRNet: A Novel Representation Learning Guided Fusion Framework "
+    "for Infrared and Visible Images. IEEE TPAMI 45(9) (2023) 11040-11052"
+)
+
+
 def tno21(data: Path, prov: Provenance) -> dict:
     d = data / "tno21"
     hli = "hli1221/imagefusion_deeplearning"
@@ -148,6 +157,14 @@ def tno21(data: Path, prov: Provenance) -> dict:
         zpath = zpath.removesuffix(" (unzipped)")
         sources.append({"prefix": f"fused/{m}/", "archive": f"https://github.com/{zrepo}/raw/{zsha}/{quote(zpath)}"})
         results[m] = result(m, known[m], zrepo, zsha, zpath)
+    for m, (folder, pattern) in TNO21_ZOO.items():
+        if not (d / folder).is_dir():
+            fail(f"tno21: {folder} not found")
+        zrepo, zsha, zpath = prov.source(f"tno21/fused/{m}")
+        zpath = zpath.removesuffix(" (unzipped)")
+        sources.append({"prefix": f"{folder}/", "archive": f"https://github.com/{zrepo}/raw/{zsha}/{quote(zpath)}"})
+        results[m] = {**result(m, pattern, zrepo, zsha, zpath), "dir": folder}
+    have = {m: len(list((d / r["dir"]).iterdir())) for m, r in results.items()}
     return {
         "name": "tno21",
         "title": "TNO Image Fusion Dataset, 21-pair set of Li et al.",
@@ -155,12 +172,15 @@ def tno21(data: Path, prov: Provenance) -> dict:
             "The 21 TNO infrared-visible pairs (IR1..IR21 / VIS1..VIS21) used by Hui Li et al. (DenseFuse, RFN-Nest) "
             "and later work, "
             "named 1..21. Grey 1-channel PNG in 10 sizes from 280x280 to 768x576. "
-            f"Inputs from {repo} at {sha[:7]} ({ir_path}); the RFN-Nest results are the official outputs, published "
-            "only inside a zip archive in hli1221/imagefusion-rfn-nest."
+            f"Inputs from {repo} at {sha[:7]} ({ir_path}); the RFN-Nest and LRRNet results are the official outputs, "
+            "each published only inside a zip archive (hli1221/imagefusion-rfn-nest, hli1221/imagefusion-LRRNet). "
+            f"Results listed: {', '.join(f'{m} {n} of 21' for m, n in have.items())}; LRRNet's are kept in the data "
+            "root's zoo/lrrnet_tno21/ folder (reached through `..`)."
         ),
         "citation": (
             f"{TNO_CITATION}; 21-pair selection and RFN-Nest results: Li, H., Wu, X.-J., Kittler, J. RFN-Nest: An "
-            "end-to-end residual fusion network for infrared and visible images. Information Fusion 73 (2021) 72-86"
+            "end-to-end residual fusion network for infrared and visible images. Information Fusion 73 (2021) 72-86; "
+            f"LRRNet results: {LRRNET_CITATION}"
         ),
         "licence": (
             "No licence file in the source repositories; the TNO images are from Toet's TNO Image Fusion Dataset on "
@@ -316,6 +336,13 @@ def vifbench12(data: Path, prov: Provenance) -> dict:
     for m in folders(d / "fused"):
         sources.append(folder_source(f"fused/{m}/", rrepo, rsha, f"Results/{m}"))
         results[m] = result(m, "{pair}.png", rrepo, rsha, f"Results/{m}")
+    # The method zoo's reference images from the same run (zoo/README.md) are a sample of the pairs, kept in the
+    # data root's zoo/ folder: the manifest reaches them from the set's folder through `..`.
+    zoo = folders(data / "zoo" / "vifbench12" / "fused")
+    for m in zoo:
+        rel = f"../zoo/vifbench12/fused/{m}"
+        sources.append(folder_source(f"{rel}/", rrepo, rsha, f"Results/{m}"))
+        results[m] = {**result(m, "{pair}.png", rrepo, rsha, f"Results/{m}"), "dir": rel}
     return {
         "name": "vifbench12",
         "title": "VIF-Benchmark demo set, 12 pairs",
@@ -323,7 +350,8 @@ def vifbench12(data: Path, prov: Provenance) -> dict:
             "The 12 demo infrared-visible pairs of VIF-Benchmark: 6 from MSRS (640x480), 3 from RoadScene and 3 "
             "from TNO; PNG, infrared grey, visible RGB. With fused results of "
             f"{len(results)} methods from a public run of VIF-Benchmark ({rrepo} at {rsha[:7]}): RGB, the luminance "
-            f"fused and recoloured with the visible CbCr. Inputs from {repo} at {sha[:7]} ({path})."
+            f"fused and recoloured with the visible CbCr ({', '.join(zoo)}: 4 of the 12 pairs, kept in the data "
+            f"root's zoo/vifbench12/ folder). Inputs from {repo} at {sha[:7]} ({path})."
         ),
         "citation": (
             f"Inputs: {MSRS_CITATION}; {ROADSCENE_CITATION}; {TNO_CITATION}. "
@@ -375,6 +403,126 @@ def ifcnn_iv14(data: Path, prov: Provenance) -> dict:
             folder_source("fused/IFCNN-MAX/", repo, sha, "Code/results"),
         ],
         "results": {"IFCNN-MAX": result("IFCNN-MAX", "IFCNN-MAX-IV-{pair}.png", repo, sha, "Code/results")},
+    }
+
+
+# Reference sets of the method zoo (issue 14): samples of each method's official test set with its published results,
+# copied byte for byte under zoo/ of the data root (zoo/README.md there gives the sources); not in MANIFEST.csv.
+STDFUSIONNET = ("jiayi-ma/STDFusionNet", "8b4a51308b713e1fe62b0e48b0e2873ea54952ab")
+CUFD = ("Meiqi-Gong/CUFD", "7539bd31a54ecfe95c59bf5defd67767bf7f5836")
+
+
+def stdfusionnet_tno9(data: Path, prov: Provenance) -> dict:
+    repo, sha = STDFUSIONNET
+    d = data / "zoo" / "stdfusionnet_tno9"
+    pairs = plain_pairs(d, ".bmp", key=int)
+    return {
+        "name": "stdfusionnet_tno9",
+        "title": "TNO, STDFusionNet's 9-pair test set (sample)",
+        "description": (
+            f"{len(pairs)} of the 9 TNO infrared-visible pairs that STDFusionNet's official test script fuses "
+            "(Test_ir, Test_vi), named 01..09, with the authors' published results (STDFusionNet_Results, gray "
+            "BMP). The inputs are JPEG files named .bmp: infrared 1-channel, visible 3-channel (YCbCr JPEG of "
+            "near-gray content); widths 371-589 and heights 306-426 pixels here. "
+            f"Copies of {repo} at {sha[:7]}; the other pairs are at the same URLs."
+        ),
+        "citation": (
+            "Ma, J., Tang, L., Xu, M., Zhang, H., Xiao, G. STDFusionNet: An Infrared and Visible Image Fusion Network "
+            f"Based on Salient Target Detection. IEEE TIM 70 (2021) 5009513; {TNO_CITATION}"
+        ),
+        "licence": (
+            f"{repo} is MIT; the TNO images are from Toet's TNO Image Fusion Dataset on figshare, see its terms there."
+        ),
+        "homepage": f"https://github.com/{repo}",
+        "directory": "zoo/stdfusionnet_tno9",
+        "pairs": pairs,
+        "sources": [
+            folder_source("ir/", repo, sha, "Test_ir"),
+            folder_source("vi/", repo, sha, "Test_vi"),
+            folder_source("fused/STDFusionNet/", repo, sha, "STDFusionNet_Results"),
+        ],
+        "results": {"STDFusionNet": result("STDFusionNet", "{pair}.bmp", repo, sha, "STDFusionNet_Results")},
+    }
+
+
+def cufd_roadscene10(data: Path, prov: Provenance) -> dict:
+    repo, sha = CUFD
+    d = data / "zoo" / "cufd_roadscene10"
+    pairs = plain_pairs(d, ".jpg", key=int)
+    return {
+        "name": "cufd_roadscene10",
+        "title": "RoadScene, CUFD's 10-pair test set (sample)",
+        "description": (
+            f"{len(pairs)} of the 10 RoadScene infrared-visible pairs in CUFD's repository (test_imgs/RoadScene, "
+            "named 1..10), with the authors' published results (results/RoadScene, gray BMP). Both modalities are "
+            "1-channel JPEG; widths 478-507 and heights 322-365 pixels here. "
+            f"Copies of {repo} at {sha[:7]}; the other pairs are at the same URLs."
+        ),
+        "citation": (
+            "Xu, H., Gong, M., Tian, X., Huang, J., Ma, J. CUFD: An encoder-decoder network for visible and "
+            "infrared image fusion based on common and unique feature decomposition. CVIU 218 (2022) 103407; "
+            f"RoadScene: {ROADSCENE_CITATION}"
+        ),
+        "licence": f"No licence file in {repo}; cite CUFD and FusionDN / U2Fusion.",
+        "homepage": f"https://github.com/{repo}",
+        "directory": "zoo/cufd_roadscene10",
+        "pairs": pairs,
+        "sources": [
+            folder_source("ir/", repo, sha, "test_imgs/RoadScene/IR"),
+            folder_source("vi/", repo, sha, "test_imgs/RoadScene/VIS"),
+            folder_source("fused/CUFD/", repo, sha, "results/RoadScene"),
+        ],
+        "results": {"CUFD": result("CUFD", "{pair}.bmp", repo, sha, "results/RoadScene")},
+    }
+
+
+# DIDFuse and AUIF-Net (Zixiang Zhao): both repositories hold the same 40 TNO test pairs (Datasets/Test_data_TNO,
+# byte-identical) and each its own published results on them.
+ZHAO = {
+    "DIDFuse": ("Zhaozixiang1228/IVIF-DIDFuse", "5f287300dce7cbc90b9e08e6872455af6baa279f", "Test_result/TNO_IJCAI"),
+    "AUIF-Net": ("Zhaozixiang1228/IVIF-AUIF-Net", "8f54650ffbc0a9e655a0d4c6098751bedc319803", "Test_result/TNO_TCSVT"),
+}
+
+
+def zhao_tno40(data: Path, prov: Provenance) -> dict:
+    d = data / "zoo" / "zhao_tno40"
+    repo, sha, _ = ZHAO["DIDFuse"]
+    nums = sorted(int(re.fullmatch(r"IR(\d+)\.bmp", p.name)[1]) for p in (d / "inputs").glob("IR*.bmp"))
+    pairs = [{"name": str(k), "ir": f"inputs/IR{k}.bmp", "vi": f"inputs/VIS{k}.bmp"} for k in nums]
+    sources = [folder_source("inputs/", repo, sha, "Datasets/Test_data_TNO")]
+    results = {}
+    for m in folders(d / "fused"):
+        if m not in ZHAO:
+            fail(f"zoo/zhao_tno40/fused/{m}: no source known")
+        mrepo, msha, mpath = ZHAO[m]
+        sources.append(folder_source(f"fused/{m}/", mrepo, msha, mpath))
+        results[m] = result(m, "F{pair}.png", mrepo, msha, mpath)
+    return {
+        "name": "zhao_tno40",
+        "title": "TNO, the 40-pair test set of DIDFuse and AUIF-Net (sample)",
+        "description": (
+            f"{len(pairs)} of the 40 TNO infrared-visible pairs (IR<k>.bmp / VIS<k>.bmp, named k) that Zixiang Zhao's "
+            "DIDFuse and AUIF-Net repositories test on, with both methods' published results (F<k>.png). Gray 8-bit "
+            f"BMP, 768x576 and 280x280 here. Inputs from Datasets/Test_data_TNO of {repo} at {sha[:7]} (the same "
+            "files in both repositories); results from "
+            + "; ".join(f"{r} at {c[:7]} ({p})" for r, c, p in ZHAO.values())
+            + ". The other pairs are at the same URLs."
+        ),
+        "citation": (
+            "Zhao, Z., Xu, S., Zhang, C., Liu, J., Zhang, J., Li, P. DIDFuse: Deep Image Decomposition for Infrared "
+            "and Visible Image Fusion. IJCAI 2020, 970-976; Zhao, Z., Xu, S., Zhang, J., Liang, C., Zhang, C., Liu, J. "
+            "Efficient and Model-Based Infrared and Visible Image Fusion via Algorithm Unrolling. IEEE TCSVT 32(3) "
+            f"(2022) 1186-1196; {TNO_CITATION}"
+        ),
+        "licence": (
+            "No licence file in the source repositories; the TNO images are from Toet's TNO Image Fusion Dataset on "
+            "figshare, see its terms there."
+        ),
+        "homepage": f"https://github.com/{repo}",
+        "directory": "zoo/zhao_tno40",
+        "pairs": pairs,
+        "sources": sources,
+        "results": results,
     }
 
 
@@ -457,7 +605,8 @@ def main() -> None:
     ap.add_argument("--data", type=Path, required=True, help="data root holding MANIFEST.csv and one folder per set")
     args = ap.parse_args()
     prov = Provenance(args.data)
-    for build in (tno42, tno21, msrs, roadscene, roadscene44_csf, vifb21, vifbench12, ifcnn_iv14):
+    for build in (tno42, tno21, msrs, roadscene, roadscene44_csf, vifb21, vifbench12, ifcnn_iv14, stdfusionnet_tno9,
+                  cufd_roadscene10, zhao_tno40):
         spec = build(args.data, prov)
         root = args.data / spec["directory"]
         print(f"{spec['name']}: {len(spec['pairs'])} pairs")

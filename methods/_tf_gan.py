@@ -1,7 +1,8 @@
-"""What FusionGAN and GANMcC share: their TF1 checkpoints and the test-time generator their official scripts run.
+"""What FusionGAN, GANMcC and PMGI share: their TF1 checkpoints and the test-time generator their scripts run.
 
-Both official test scripts (FusionGAN `test_one_image.py`, GANMcC `demo.py`, and VIF-Benchmark's copies of them)
-build the generator from raw checkpoint tensors, and that decides what the published images are:
+The official test scripts (FusionGAN `test_one_image.py`, GANMcC `demo.py`, PMGI `test_one_image.py`, and
+VIF-Benchmark's copies of them) build the generator from raw checkpoint tensors, and that decides what the published
+images are:
 
 * conv weights are read with `reader.get_tensor('fusion_model/layerK/wK')`: the raw kernels, **without** the
   spectral normalisation used in training (the `weights_SN/u` vectors are ignored);
@@ -9,7 +10,8 @@ build the generator from raw checkpoint tensors, and that decides what the publi
   `is_training`, which defaults to training mode: the current image's own statistics (biased variance), and fresh
   gamma = 1, beta = 0 from `global_variables_initializer`; the checkpoint's `BatchNorm/*` variables are never read.
   On one image that is instance normalisation, and the conv bias cancels out;
-* all convs are VALID; the input is edge-padded by 6 px so the output has the input's size;
+* FusionGAN and GANMcC: all convs are VALID and the input is edge-padded by 6 px so the output has the input's size;
+  PMGI: SAME convs (zero padding), no input padding;
 * inputs are the luminance `(x - 127.5) / 127.5`, outputs `tanh * 127.5 + 127.5`, saved by `scipy.misc.imsave`
   (per-image min-max stretch, +0.5, truncation).
 """
@@ -48,14 +50,15 @@ def tf_names(layer: str) -> tuple[str, str]:
 
 
 class GeneratorConv(nn.Conv2d):
-    """A VALID conv of the generator; with `norm`, followed by batch-statistics normalisation and leaky ReLU 0.2.
+    """A conv of the generator (VALID; `same=True`: TF's SAME zero padding, odd `k`); with `norm`, followed by
+    batch-statistics normalisation and leaky ReLU 0.2.
 
     The normalisation is per image (`F.instance_norm`, biased variance, eps 1e-5, gamma 1, beta 0): what TF's batch
     norm in training mode computes on the official scripts' batches of one, kept per image when batching here.
     """
 
-    def __init__(self, cin: int, cout: int, k: int, norm: bool = True) -> None:
-        super().__init__(cin, cout, k)
+    def __init__(self, cin: int, cout: int, k: int, norm: bool = True, same: bool = False) -> None:
+        super().__init__(cin, cout, k, padding=k // 2 if same else 0)
         self.norm = norm
 
     def forward(self, x: Tensor) -> Tensor:
@@ -100,16 +103,17 @@ def load_generator(layers: dict[str, GeneratorConv], weights, *, what: str) -> N
         load_tf_convs({f'{SCOPE}/{layer}': conv}, ckpt, w.rsplit('/', 1)[1], b.rsplit('/', 1)[1])
 
 
-def network_input(x: Tensor, stored_rgb: bool = False) -> Tensor:
+def network_input(x: Tensor, stored_rgb: bool = False, pad: int = PAD) -> Tensor:
     """An image on [0, 1] -> what the official scripts feed: `(lum - 127.5) / 127.5` (float64, fed as float32),
-    edge-padded by 6.
+    edge-padded by `pad` (6 for the VALID generators of FusionGAN and GANMcC).
 
     `lum` is `scipy.misc.imread(path, flatten=True, mode='YCbCr')` (`methods._protocol.imread_flatten_ycbcr`): PIL's
     float luminance for a colour image, the grey level for a gray one, except that a gray image *stored as three
     equal channels* (`stored_rgb`; TNO-42's PNGs) goes through PIL's integer YCbCr round trip first.
     """
     lum = imread_flatten_ycbcr(x, stored_rgb)
-    return F.pad(((lum.double() - 127.5) / 127.5).float(), (PAD,) * 4, mode='replicate')
+    x = ((lum.double() - 127.5) / 127.5).float()
+    return F.pad(x, (pad,) * 4, mode='replicate') if pad else x
 
 
 def save_levels(tanh_out: Tensor) -> Tensor:
@@ -129,6 +133,7 @@ class GANGenerator(PILColour, FusionMethod):
             1-channel.
     """
     pil_luminance = 'F'  # imread(flatten=True, mode='YCbCr')
+    input_pad = PAD      # edge padding of the network inputs
 
     def __init__(self, gray_as_rgb: bool | tuple[bool, bool] | None = None) -> None:
         super().__init__()
@@ -144,7 +149,7 @@ class GANGenerator(PILColour, FusionMethod):
 
     def _fuse_one(self, ir: Tensor, vis: Tensor) -> Tensor:
         ir_rgb, vis_rgb = self.stored_layout(self.gray_as_rgb)
-        out = self.generator(network_input(ir, ir_rgb), network_input(vis, vis_rgb))
+        out = self.generator(network_input(ir, ir_rgb, self.input_pad), network_input(vis, vis_rgb, self.input_pad))
         return save_levels(out) / 255
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:

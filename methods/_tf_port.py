@@ -77,18 +77,21 @@ def load_tf_convs(convs: Mapping[str, nn.Conv2d], ckpt: Mapping[str, np.ndarray]
             _copy(param, np.ascontiguousarray(value), name)
 
 
-def load_torch_state(module: nn.Module, path: Path, mapping: Mapping[str, str]) -> None:
-    """Loads an official PyTorch file safely (`weights_only=True`): `{official key: parameter name of module}`.
+def load_torch_state(module: nn.Module, path: Path | Mapping[str, Tensor], mapping: Mapping[str, str]) -> None:
+    """Loads an official PyTorch file safely (`weights_only=True`): `{official key: parameter or buffer name of
+    module}` (buffers: batch-norm statistics).
 
-    The file may be a bare state dict or a dict holding it under 'net' / 'state_dict' / 'model'.
+    The file may be a bare state dict or a dict holding it under 'net' / 'state_dict' / 'model'; `path` may also be
+    a state dict already read (with its keys renamed, say).
     """
-    state = torch.load(path, map_location='cpu', weights_only=True)
+    state = path if isinstance(path, Mapping) else torch.load(path, map_location='cpu', weights_only=True)
     for key in ('net', 'state_dict', 'model'):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
-    params = dict(module.named_parameters())
+    params = {**dict(module.named_parameters()), **dict(module.named_buffers())}
     missing = sorted(set(mapping) - set(state))
     if missing:
-        raise ValueError(f'{path} has no tensor {missing[0]!r}: not the official file for this network.')
+        where = 'The state dict' if isinstance(path, Mapping) else path
+        raise ValueError(f'{where} has no tensor {missing[0]!r}: not the official file for this network.')
     for key, target in mapping.items():
         _copy(params[target], state[key], key)

@@ -15,7 +15,8 @@ from torch import Tensor
 
 from metrics._registry import DEFAULT_CONVENTION, MetricSpec, _unknown, get_metric, rescale
 
-__all__ = ['Convention', 'register_convention', 'get_convention', 'list_conventions', 'score_images']
+__all__ = ['Convention', 'register_convention', 'get_convention', 'list_conventions', 'score_images', 'layout_flags',
+           'as_stored']
 
 
 def luma_bt601_round(images: Tensor) -> Tensor:
@@ -59,11 +60,15 @@ class Convention:
             and the channel scores averaged (VIFB), gray images being repeated to the colour channels.
         fused_first_channel: with `to_gray` None, a colour fused image of gray sources is scored on its first
             channel only (MEFB).
+        stored_layout: the reference reads each file as stored (MATLAB `imread`), so a gray image stored as three
+            channels is a three-channel image to it (VIFB's SF then reads its channels side by side). `score_images`
+            expands such images (its `stored_rgb` flags) to three equal channels for these conventions only.
     """
     name: str
     description: str
     to_gray: Callable[[Tensor], Tensor] | None = field(repr=False, compare=False)
     fused_first_channel: bool = False
+    stored_layout: bool = False
 
     def prepare(self, images: Tensor) -> Tensor:
         """Stored images (N, 1 or 3, H, W), any dtype with 0-255 values -> float64 planes on the same scale."""
@@ -115,29 +120,42 @@ register_convention(Convention(
     matlab_rgb2gray))
 register_convention(Convention(
     'vifb',
-    'VIFB @ 22b2ea9 (compute_metrics.m): no gray conversion, RGB scored per channel and averaged, 0-255 doubles.',
-    None))
+    'VIFB @ 22b2ea9 (compute_metrics.m): no gray conversion, RGB scored per channel and averaged, 0-255 doubles; '
+    'files read as stored (gray stored as RGB is RGB).',
+    None, stored_layout=True))
 register_convention(Convention(
     'mefb',
     'MEFB @ 9e185bf (metrics/*.m): as VIFB, but a colour fused image of gray sources is scored on channel 1 only.',
-    None, fused_first_channel=True))
+    None, fused_first_channel=True, stored_layout=True))
 
 
 def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
-                 convention: str = DEFAULT_CONVENTION) -> dict[str, Tensor]:
+                 convention: str = DEFAULT_CONVENTION, stored_rgb: tuple | None = None) -> dict[str, Tensor]:
     """Scores a batch of stored images with several metrics of one convention.
 
     Args:
         fused, ir, vis: (N, C, H, W) tensors with values 0-255 as stored (C = 1 or 3; uint8 or float).
         metrics: metric names registered for `convention`.
         convention: convention name.
+        stored_rgb: (fused, ir, vis) flags, each a bool or N bools: whether the image's file stores three channels
+            (`bench.images.read_image_layout`). Conventions that read files as stored (`Convention.stored_layout`:
+            vifb, mefb) score a 1-channel image whose flag is set as three equal channels, as their references
+            do; the others ignore the flags. None: every image as given.
 
     Returns:
         {metric name: (N,) float64 tensor}.
 
     Raises:
         KeyError: for an unknown metric or convention.
-        ValueError: for images of different sizes or bad values.
+        ValueError: for images of different sizes or bad values, or flags that do not fit the batch.
+
+    Example:
+        >>> import torch
+        >>> f = torch.tensor([[0., 9.], [0., 9.]]).view(1, 1, 2, 2)     # gray; VIFB's SF divides by M * N
+        >>> score_images(f, f, f, ['sf'], 'vifb')['sf']                 # sqrt(2 * 81 / 4)
+        tensor([6.3640], dtype=torch.float64)
+        >>> score_images(f, f, f, ['sf'], 'vifb', stored_rgb=(True, False, False))['sf']   # [0 9 0 9 0 9] rows
+        tensor([8.2158], dtype=torch.float64)
     """
     conv = get_convention(convention)
     specs = [get_metric(m, convention) for m in metrics]
@@ -150,6 +168,58 @@ def score_images(fused: Tensor, ir: Tensor, vis: Tensor, metrics: list[str],
             if not 0 <= lo <= hi <= 255:   # also false for NaN, which min and max propagate
                 raise ValueError(f'Expected `{label}` values in [0, 255] (stored 8-bit images), but got '
                                  f'[{lo:.4g}, {hi:.4g}].')
+    flags = None if stored_rgb is None else layout_flags(stored_rgb, fused.shape[0])
+    if flags is None or not conv.stored_layout:
+        return _score(conv, specs, fused, ir, vis)
+    # Triples of different stored layouts are different computations for these references (SF of one gray
+    # plane vs of three planes side by side; MEFB's channel rule), so each layout is scored on its own.
+    layouts = flags.unique(dim=0)
+    if len(layouts) == 1:
+        return _score(conv, specs, *as_stored((fused, ir, vis), layouts[0]))
+    scores = {spec.name: torch.empty(fused.shape[0], dtype=torch.float64, device=fused.device) for spec in specs}
+    for layout in layouts:
+        rows = (flags == layout).all(dim=1).nonzero().flatten().to(fused.device)
+        part = _score(conv, specs, *as_stored((fused[rows], ir[rows], vis[rows]), layout))
+        for name, values in part.items():
+            scores[name][rows] = values
+    return scores
+
+
+def layout_flags(stored_rgb: tuple, n: int) -> Tensor:
+    """(N, 3) bools, columns fused, ir, vis, from `score_images`' `stored_rgb` (each a bool or N bools).
+
+    Example:
+        >>> layout_flags((True, [False, True], False), 2).tolist()
+        [[True, False, False], [True, True, False]]
+    """
+    if len(stored_rgb) != 3:
+        raise ValueError(f'Expected `stored_rgb` as (fused, ir, vis) flags, but got {len(stored_rgb)} items.')
+    columns = []
+    for label, flag in zip(('fused', 'ir', 'vis'), stored_rgb):
+        column = torch.as_tensor(flag, dtype=torch.bool).flatten().cpu()
+        if column.numel() == 1:
+            column = column.expand(n)
+        elif column.numel() != n:
+            raise ValueError(f'Expected one `stored_rgb` flag for `{label}` or one per image ({n}), but got '
+                             f'{column.numel()}.')
+        columns.append(column)
+    return torch.stack(columns, dim=1)
+
+
+def as_stored(images: tuple[Tensor, ...], layout: Tensor) -> tuple[Tensor, ...]:
+    """Each 1-channel image whose flag in `layout` is set, as the three equal channels its file holds.
+
+    Example:
+        >>> import torch
+        >>> g = torch.zeros(1, 1, 2, 2)
+        >>> [t.shape[1] for t in as_stored((g, g, g), torch.tensor([True, False, True]))]
+        [3, 1, 3]
+    """
+    return tuple(t.repeat(1, 3, 1, 1) if bool(flag) and t.shape[1] == 1 else t for t, flag in zip(images, layout))
+
+
+def _score(conv: Convention, specs: list[MetricSpec], fused: Tensor, ir: Tensor, vis: Tensor) -> dict[str, Tensor]:
+    """`score_images` on checked images of one layout."""
     f, a, b = (conv.prepare(t) for t in (fused, ir, vis))
     if conv.fused_first_channel and a.shape[1] == b.shape[1] == 1:
         f = f[:, :1]

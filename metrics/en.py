@@ -50,3 +50,5 @@ register_variant('en', 'cddfuse', 'CDDFuse utils/Evaluator.py @ fd8da1f, EN (L31
 register_variant('en', 'tang2022', 'Linfeng-Tang/Image-Fusion @ 53f5542, entropy(uint8 F) (MATLAB IPT, 256 bins)')
 register_variant('en', 'tang2023', 'Linfeng-Tang/Image-Fusion @ HEAD 2023, analysis_Reference.m: entropy(uint8 F)')
 register_variant('en', 'vifb', 'xingchenzhang/VIFB @ 22b2ea9, metrics/metricsEntropy.m L30-56: bins floor(F)+1, log2')
+register_variant('en', 'mefb', 'xingchenzhang/MEFB @ 9e185bf, metrics/metricsEntropy.m: bins floor(F)+1, log2 '
+                 '(per channel, averaged)')

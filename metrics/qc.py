@@ -44,7 +44,11 @@ def cvejic_metric(fused: Tensor, ir: Tensor, vis: Tensor) -> Tensor:
     (quality 0) and s ~ 0 (quality SSIM(B, F)), window by window; where F or both sources are constant, s is a
     ratio of noise. So on images with flat regions MEFB's Qc depends on MATLAB's summation order (Octave gives
     44.5 for SeAFusion TNO #14, a metric bounded by 1). On TNO #10 two such windows (IR constant) make Octave's
-    0.5572112 differ from this 0.5572142; both are 0.55721.
+    0.5572112 differ from this 0.5572142; both are 0.55721. A 1-ulp change of the Gaussian window moves MEFB's Qc
+    on TNO-21 #3 from Octave's 0.2370 to 0.5232 (this: 0.5206), so MATLAB's own value there is not knowable.
+    Windows where no image is constant but cov(A, F) + cov(B, F) is 0 in exact arithmetic (A + B constant: s is
+    +-inf, clipped) or cov(B, F) is (s exactly 1) are still decided by rounding here: up to 1.1e-4 on TNO-21 #3
+    (tests/calibration/test_mefb_noise.py).
 
     Args:
         fused, ir, vis: (N, 1, H, W) float tensors on the 0-255 scale, H, W >= 7.

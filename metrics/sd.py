@@ -60,3 +60,5 @@ register_variant('sd', 'tang2023', 'Linfeng-Tang/Image-Fusion @ HEAD 2023, SD_ev
 register_variant('sd', 'vifb', 'xingchenzhang/VIFB @ 22b2ea9, metrics/metricsVariance.m L30-42 (an SD, not a variance)')
 register_variant('sd', 'tang2022', 'Linfeng-Tang/Image-Fusion @ 53f5542, SD_evaluation.m called on uint8 F '
                  '(saturating uint8 arithmetic)', standard_deviation_uint8)
+register_variant('sd', 'mefb', 'xingchenzhang/MEFB @ 9e185bf, metrics/metricsSD.m (its function is named '
+                 'metricsVariance; an SD): population SD per channel, averaged')

@@ -27,6 +27,7 @@ from torch import Tensor
 
 from methods._base import FusionMethod
 from methods._registry import register_method
+from methods.dfecf.heap import large_blocks_on_heap
 from methods.dfecf.loss import JointLoss
 from methods.dfecf.network import DFECFNet
 
@@ -113,8 +114,19 @@ class DFECF(FusionMethod):
         super().__init__()
         self.net = load_weights(build_network(variant), weights or shipped_weights(variant)).eval()
 
+    fast = True
+
+    def set_fast(self, fast: bool) -> DFECF:
+        """The fast path (default: `DFECFNet.set_fast` and large blocks from the heap) or the reference one."""
+        self.fast = fast
+        self.net.set_fast(fast)
+        return self
+
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
-        return self.net(ir, vis)
+        if not self.fast:
+            return self.net(ir, vis)
+        with large_blocks_on_heap():   # feature maps of 100+ MiB: no fresh mmap (and page faults) for each
+            return self.net(ir, vis)
 
 
 def _register(variant: Variant) -> None:

@@ -12,17 +12,35 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ['ENCODER_CHANNELS', 'DifferentialEnhancement', 'CrossModalFusion', 'ConcatFusion', 'ChannelLayerNorm',
-           'TransposedSelfAttention', 'TransformerBlock', 'DFECFNet']
+from methods.dfecf.fastconv import conv3x3
+
+__all__ = ['ENCODER_CHANNELS', 'ConvBNAct', 'DifferentialEnhancement', 'CrossModalFusion', 'ConcatFusion',
+           'ChannelLayerNorm', 'TransposedSelfAttention', 'TransformerBlock', 'DFECFNet']
 
 ENCODER_CHANNELS = (16, 32, 64, 128)  # Table 1
 LEAKY_SLOPE = 0.2  # the paper gives no slope; 0.2 as in SeAFusion and PIAFusion
 
 
-def conv_bn_lrelu(c_in: int, c_out: int) -> nn.Sequential:
+def conv_bn_lrelu(c_in: int, c_out: int) -> ConvBNAct:
     """3x3 convolution (stride 1, padding 1), batch normalisation, Leaky ReLU (Table 1 and Table 2)."""
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
-                         nn.LeakyReLU(LEAKY_SLOPE))
+    return ConvBNAct(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                     nn.LeakyReLU(LEAKY_SLOPE))
+
+
+class ConvBNAct(nn.Sequential):
+    """Convolution, batch norm, Leaky ReLU. With `fast` and no autograd in evaluation mode (inference), the batch
+    norm is folded into the convolution (w * g, beta - mean * g with g = gamma / sqrt(var + eps): the same affine
+    map), which runs through `fastconv.conv3x3`, and the activation is applied in place."""
+    fast = True
+
+    def forward(self, x: Tensor) -> Tensor:
+        conv, norm, act = self
+        if not (self.fast and not self.training and not torch.is_grad_enabled()):
+            return super().forward(x)
+        scale = norm.weight * torch.rsqrt(norm.running_var + norm.eps)
+        weight = conv.weight * scale[:, None, None, None]
+        bias = norm.bias - norm.running_mean * scale
+        return F.leaky_relu_(conv3x3(x, weight, bias), act.negative_slope)
 
 
 class DifferentialEnhancement(nn.Module):
@@ -78,7 +96,7 @@ class CrossModalFusion(nn.Module):
 
     def weights(self, vis: Tensor, inf: Tensor) -> tuple[Tensor, Tensor]:
         """(W_vis, W_inf), each (N, C, 1, 1)."""
-        mixed = torch.cat([vis, inf], 1).mean((2, 3))                               # eq. 8, 9
+        mixed = torch.cat([vis.mean((2, 3)), inf.mean((2, 3))], 1)                  # eq. 8, 9 (GAP per channel)
         w_vis = torch.sigmoid(self.fc_vis(mixed))                                    # eq. 10
         w_inf = torch.sigmoid(self.fc_inf(mixed))                                    # eq. 11
         return w_vis[:, :, None, None], w_inf[:, :, None, None]
@@ -114,6 +132,11 @@ class ChannelLayerNorm(nn.Module):
         c = x.shape[1]
         out = F.layer_norm(x.permute(0, 2, 3, 1).contiguous(), (c,), self.weight.view(c), self.bias.view(c), self.eps)
         return out.permute(0, 3, 1, 2).contiguous()
+
+    def tokens(self, t: Tensor) -> Tensor:
+        """The same normalisation of tokens (N, P, C), one per pixel: no layout copies."""
+        c = t.shape[-1]
+        return F.layer_norm(t, (c,), self.weight.view(c), self.bias.view(c), self.eps)
 
 
 class TransposedSelfAttention(nn.Module):
@@ -156,6 +179,25 @@ class TransposedSelfAttention(nn.Module):
         attn = torch.softmax(q @ k.transpose(-2, -1), dim=-1)  # (N, heads, C/heads, C/heads)
         return (attn @ v).reshape(n, c, h, w)
 
+    def tokens(self, t: Tensor) -> Tensor:
+        """`forward` on tokens (N, P, C), one per pixel, with the same result up to rounding and fewer passes
+        over the (N, P, C) data: the 1x1 convolution is a matrix product on the tokens, and the L2 norms and the
+        theta scales are applied to the small C x C matrices rather than to q, k and v:
+        (q_i / |q_i| th1_i) . (k_j / |k_j| th2_j) = (q_i . k_j) s1_i s2_j with s = th / max(|.|, eps) (eps as in
+        `F.normalize`), and sum_j A_ij (th3_j v_j) = sum_j (A_ij th3_j) v_j."""
+        n, p, c = t.shape
+        heads, d = self.heads, c // self.heads
+        q, k, v = F.linear(t, self.qkv.weight.view(3 * c, c), self.qkv.bias).split(c, dim=-1)   # (N, P, C) each
+        theta = self.theta.view(3, c)
+        # Sum of squares, not `vector_norm`: along this strided axis that is 9x slower and 300x less accurate.
+        s_q = theta[0] / q.square().sum(1).sqrt().clamp_min(1e-12)                  # (N, C)
+        s_k = theta[1] / k.square().sum(1).sqrt().clamp_min(1e-12)
+        q, k, v = (x.unflatten(-1, (heads, d)).transpose(1, 2) for x in (q, k, v))  # (N, heads, P, d)
+        gram = q.transpose(-2, -1) @ k                                               # (N, heads, d, d): q_i . k_j
+        logits = gram * s_q.view(n, heads, d, 1) * s_k.view(n, heads, 1, d)
+        attn = torch.softmax(logits, dim=-1) * theta[2].view(heads, 1, d)
+        return (v @ attn.transpose(-2, -1)).transpose(1, 2).reshape(n, p, c)
+
 
 class TransformerBlock(nn.Module):
     """Pre-norm transformer block (eq. 13-14): F_SA = SA(LN(F)) + F, F_out = MLP(LN(F_SA)) + F_SA.
@@ -172,9 +214,24 @@ class TransformerBlock(nn.Module):
         self.mlp = nn.Sequential(nn.Conv2d(channels, expansion * channels, 1), nn.GELU(),
                                  nn.Conv2d(expansion * channels, channels, 1))
 
+    fast = True
+
     def forward(self, x: Tensor) -> Tensor:
+        if self.fast:
+            return self._tokens_forward(x)
         x = self.attn(self.norm1(x)) + x                                             # eq. 13
         return self.mlp(self.norm2(x)) + x                                           # eq. 14
+
+    def _tokens_forward(self, x: Tensor) -> Tensor:
+        """eq. 13-14 with one token per pixel, (N, H*W, C): the layer norms need no layout copies and the 1x1
+        convolutions become matrix products (fast on CPU); one copy in, one out."""
+        n, c, h, w = x.shape
+        t = x.permute(0, 2, 3, 1).reshape(n, h * w, c)
+        t = self.attn.tokens(self.norm1.tokens(t)) + t                               # eq. 13
+        first, act, second = self.mlp
+        hidden = F.linear(self.norm2.tokens(t), first.weight.flatten(1), first.bias)
+        t = F.linear(act(hidden), second.weight.flatten(1), second.bias) + t         # eq. 14
+        return t.reshape(n, h, w, c).permute(0, 3, 1, 2).contiguous()
 
 
 class DFECFNet(nn.Module):
@@ -212,6 +269,18 @@ class DFECFNet(nn.Module):
         dec = (128, 64, 32, 16)
         self.decoder = nn.Sequential(*(conv_bn_lrelu(a, b) for a, b in zip(dec, dec[1:])),
                                      nn.Conv2d(dec[-1], 1, 3, padding=1), nn.Tanh())
+
+    def set_fast(self, fast: bool) -> DFECFNet:
+        """Chooses the arithmetic: `fast` (default) or the reference one, which computes every equation as written.
+
+        Both are float32 and the same functions up to rounding (tested); the fast one reassociates the transformer
+        block (`TransformerBlock`, `TransposedSelfAttention.tokens`) and, for inference, folds the batch norms into
+        the convolutions and runs them through NNPACK (`ConvBNAct`, `fastconv`). Returns the network.
+        """
+        for module in self.modules():
+            if isinstance(module, (ConvBNAct, TransformerBlock)):
+                module.fast = fast
+        return self
 
     @torch.no_grad()
     def init_output_level(self, level: float) -> None:

@@ -68,7 +68,8 @@ def test_batches_are_single_triples_on_the_cpu_unless_asked(folders, monkeypatch
     triples, _ = match_triples(root / 'ir', root / 'vi', root / 'out')
     sizes = []
     real = metrics.score_images
-    monkeypatch.setattr(metrics, 'score_images', lambda f, *rest: sizes.append(f.shape[0]) or real(f, *rest))
+    monkeypatch.setattr(metrics, 'score_images',
+                        lambda f, *rest, **kw: sizes.append(f.shape[0]) or real(f, *rest, **kw))
     assert len(list(score_triples(triples, ['en'], 'default'))) == 3
     assert len(list(score_triples(triples, ['en'], 'default', batch=2))) == 3
     assert sizes == [1, 1, 1, 2, 1]

@@ -228,3 +228,20 @@ def test_methods_all_skips_methods_waiting_for_user_files(capsys, tmp_path, data
     assert [(e['method'], e['stage'], e['error']) for e in errors] == [('zz-waiting', 'create', 'WeightsNotFound')]
     code, out, _ = cli(capsys, 'weights', 'list', 'zz-waiting', '--weights-dir', waiting_method)
     assert 'missing; user-supplied: https://drive.example.org/model' in out
+
+
+def test_run_passes_each_files_stored_layout_to_the_convention(capsys, tmp_path, data_root):
+    """`bench run --convention vifb` scores TNO-42's 3-channel gray files as VIFB's MATLAB code reads them: SF of
+    SeAFusion's pair 05 equals VIFB's own value under Octave (tests/calibration/reference_values), not the gray SF."""
+    reference = {}
+    with open(Path(__file__).parents[1] / 'calibration' / 'reference_values' / 'vifb_mefb_octave.csv') as fh:
+        for r in csv.DictReader(fh):
+            if r['fused'] == 'tno42/fused/SeAFusion/05.png' and r['metric'] == 'sf':
+                reference[r['reference']] = float(r['value'])
+    code, _, err = cli(capsys, 'run', '--results', 'SeAFusion', '--datasets', 'tno42', '--pairs', '05', '--metrics',
+                       'sf', '--convention', 'vifb', '--out', tmp_path, '--data-root', data_root, '--no-fetch',
+                       '--no-progress')
+    assert code == 0, err
+    (row,) = rows(tmp_path / 'scores.csv', SCORE_COLUMNS)
+    assert float(row['value']) == pytest.approx(reference['vifb'], rel=1e-12)
+    assert abs(reference['vifb'] / reference['mefb'] - 1) > 5e-3   # the gray SF (MEFB's) differs by about 1 %

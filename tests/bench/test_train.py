@@ -215,3 +215,20 @@ def test_finished_checkpoint_from_before_recalibration_is_recalibrated_on_rerun(
     summary = _train(tmp_path, 'old')
     assert summary['bn_recalibrated'] and summary['steps_done'] == 2
     assert torch.load(path, weights_only=True)['bn_recalibrated']
+
+
+def test_exact_fp32_is_part_of_the_configuration(tmp_path, capsys):
+    args = ['train', 'dfecf', '--data', 'synthetic', '--epochs', '2', '--patches-per-epoch', '2', '--batch-size', '2',
+            '--patch-size', '32', '--decay-after', '1', '--seed', '3', '--threads', '1', '--no-progress',
+            '--out', str(tmp_path / 'exact'), '--data-root', str(tmp_path / 'data'), '--max-steps', '1']
+    assert main(args + ['--exact-fp32']) == 0
+    path = tmp_path / 'exact' / 'checkpoint.pt'
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt['config']['fast'] is False
+    # The fast default does not resume a reference-arithmetic run (it would not reproduce it bitwise) ...
+    assert main(args) == 2 and "'fast': (False, True)" in capsys.readouterr().err
+    # ... nor one written before the option existed, which computed the reference arithmetic.
+    del ckpt['config']['fast']
+    torch.save(ckpt, path)
+    assert main(args) == 2
+    assert main(args + ['--exact-fp32']) == 0 and 'Resuming' in capsys.readouterr().out

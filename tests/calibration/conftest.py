@@ -9,15 +9,16 @@ import numpy as np
 import pytest
 import torch
 
-from bench.images import read_image
+from bench.images import read_image_layout
 
 SUMMARY = Path(__file__).with_name('summary.csv')
 _WORST: dict[tuple[str, str], dict] = {}
 
 
 @lru_cache(maxsize=4096)
-def _image(path: Path) -> np.ndarray:
-    return read_image(path)
+def _image(path: Path) -> tuple[np.ndarray, bool]:
+    """The decoded image and whether its file stores three channels (vifb and mefb read files as stored)."""
+    return read_image_layout(path)
 
 
 def _tensor(image: np.ndarray) -> torch.Tensor:
@@ -32,12 +33,13 @@ def our_values(rows, convention: str, metric: str, batch: int = 16) -> np.ndarra
     triples = [tuple(_image(p) for p in (r.fused, r.ir, r.vi)) for r in rows.itertuples()]
     groups: dict[tuple, list[int]] = {}
     for i, t in enumerate(triples):
-        groups.setdefault(tuple(x.shape for x in t), []).append(i)
+        groups.setdefault(tuple(x.shape for x, _ in t), []).append(i)
     for members in groups.values():
         for start in range(0, len(members), batch):
             idx = members[start:start + batch]
-            f, a, b = (torch.stack([_tensor(triples[i][k]) for i in idx]) for k in range(3))
-            out[idx] = score_images(f, a, b, [metric], convention)[metric].numpy()
+            f, a, b = (torch.stack([_tensor(triples[i][k][0]) for i in idx]) for k in range(3))
+            stored_rgb = [[triples[i][k][1] for i in idx] for k in range(3)]
+            out[idx] = score_images(f, a, b, [metric], convention, stored_rgb=stored_rgb)[metric].numpy()
     return out
 
 

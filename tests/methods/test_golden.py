@@ -1,8 +1,9 @@
 """Golden regression of every port that has official weights: a fixed analytic input, the stored 8-bit output.
 
-Provenance: `golden_baselines.json` was written once by this file (`BENCH_REGENERATE_GOLDEN=1 python -m pytest
-tests/methods/test_golden.py`) on CPU with the official weights in ../shared/weights, at the commit that added it,
-after the ports had been shown to reproduce the published TNO-42 / CSF results (tests/methods/test_fidelity.py).
+Provenance: `golden_baselines.json` was written by this file (`BENCH_REGENERATE_GOLDEN=1 python -m pytest
+tests/methods/test_golden.py`; `=missing` adds the entries of newly listed ports and keeps the others) on CPU with the
+official weights in ../shared/weights, after the ports had been shown to reproduce their published results
+(tests/methods/test_fidelity.py and test_<name>.py).
 It guards the ports against unintended changes; it is not an independent reference. Float differences between
 machines can move a value that sits on a rounding boundary by one grey level, so the test allows a 1-level
 difference on at most 1% of the pixels.
@@ -22,9 +23,12 @@ import torch
 import methods
 
 GOLDEN = Path(__file__).with_name('golden_baselines.json')
-PORTS = ['csf', 'densefuse', 'densefuse-1e0', 'densefuse-1e1', 'densefuse-1e3', 'densefuse-l1',
-         'densefuse-official', 'densefuse-pytorch', 'sdnet', 'u2fusion', 'u2fusion-official']
-COLOUR = ['densefuse', 'sdnet', 'u2fusion']  # PIL luminance (L and F) and recolouring
+PORTS = ['auifnet', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-1e0', 'densefuse-1e1', 'densefuse-1e3',
+         'densefuse-l1', 'densefuse-official', 'densefuse-pytorch', 'didfuse', 'ifcnn', 'ifcnn-mean', 'ifcnn-sum',
+         'ifcnn-tang', 'ifcnn-vifbench', 'lrrnet', 'pmgi', 'sdnet', 'seafusion', 'stdfusionnet', 'tardal', 'tardal-dt',
+         'tardal-plus', 'u2fusion', 'u2fusion-official', 'ydtr']
+# PIL luminance (L and F) and recolouring; SeAFusion's own YCbCr; OpenCV's YCrCb (TarDAL); VIF-Benchmark's IFCNN
+COLOUR = ['densefuse', 'ifcnn-vifbench', 'pmgi', 'sdnet', 'seafusion', 'tardal', 'u2fusion']
 
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
@@ -53,10 +57,15 @@ def _key(name: str, colour: bool) -> str:
 CASES = [(n, False) for n in PORTS] + [(n, True) for n in COLOUR]
 
 
-@pytest.mark.skipif(os.environ.get('BENCH_REGENERATE_GOLDEN') != '1', reason='set BENCH_REGENERATE_GOLDEN=1')
+@pytest.mark.skipif(os.environ.get('BENCH_REGENERATE_GOLDEN') not in ('1', 'missing'),
+                    reason='set BENCH_REGENERATE_GOLDEN=1 (all entries) or =missing (new ports only)')
 def test_regenerate(weights_dir):
-    stored = {'_provenance': __doc__.split('\n\n')[1].replace('\n', ' ')}
+    keep = os.environ['BENCH_REGENERATE_GOLDEN'] == 'missing' and GOLDEN.is_file()
+    stored = json.loads(GOLDEN.read_text()) if keep else {}
+    stored['_provenance'] = __doc__.split('\n\n')[1].replace('\n', ' ')
     for name, colour in CASES:
+        if _key(name, colour) in stored:
+            continue
         out = _fuse(name, weights_dir, colour)
         stored[_key(name, colour)] = {'shape': list(out.shape), 'sha256': hashlib.sha256(out.tobytes()).hexdigest(),
                                       'uint8_base64': base64.b64encode(out.tobytes()).decode()}

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.datasets import load_manifest
 from bench.images import read_image, to_gray
 from bench.runner import RunConfig, run_benchmark
 from tests.conftest import REPO
@@ -71,6 +72,21 @@ def compare(ours: Path, reference: Path, gray: bool | None = None) -> tuple[floa
         a, b = to_gray(a), to_gray(b)
     assert a.shape == b.shape, f'{ours.name}: shape {a.shape}, reference {b.shape}'
     return psnr(a, b), int(np.abs(a.astype(int) - b.astype(int)).max())
+
+
+def published_rows(fused: Path, dataset: str, results: str, data_root: Path) -> list[tuple[str, float, int]]:
+    """(pair, PSNR, max |difference|) of the fused PNGs in `fused` against the published images that the packaged
+    manifest `dataset` declares as `[results.<results>]`, on the pairs it lists a file for (its folder may lie
+    beside the set's own, `../zoo/...`)."""
+    manifest = load_manifest(dataset)
+    res = manifest.results[results]
+    rows = []
+    for pair in manifest.pairs:
+        if pair.name in (manifest.result_pairs(results) or ()):
+            name = res.pattern.format(pair=pair.name, ir=Path(pair.ir).stem, vi=Path(pair.vi).stem)
+            reference = manifest.path(data_root, f'{res.dir}/{name}')
+            rows.append((pair.name, *compare(fused / f'{pair.name}.png', reference)))
+    return rows
 
 
 def check_rows(label: str, rows: list[tuple[str, float, int]], floor: float, max_diff: int) -> None:
