@@ -33,14 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from methods._base import FusionMethod
-from methods._colour import rgb_to_ycbcr
-from methods._per_image import per_image
-from methods._protocol import levels
 from methods._registry import register_method
 from methods._weights import official_weights
-from methods.reconet import cv2_gray_input
-from methods.umf_cmgr import cv2_float_to_uint8, cv2_png_gray
+from methods.reconet import Cv2GrayNetwork
 
 __all__ = ['Attention', 'Constructor', 'Extractor', 'MFEIF', 'MFEIFNet', 'edge_magnitude']
 
@@ -153,7 +148,7 @@ class MFEIFNet(nn.Module):
         return self.con(features, _min_mean(s48_ir, s48_vis), _min_mean(s32_ir, s32_vis))
 
 
-class MFEIF(FusionMethod):
+class MFEIF(Cv2GrayNetwork):
     """MFEIF with `fuse.py`'s input reading and saving (module docstring).
 
     Args:
@@ -166,18 +161,6 @@ class MFEIF(FusionMethod):
         self.net = MFEIFNet()
         if weights is not None:
             _load(self.net, weights[0])
-
-    def split_luminance(self, vis: Tensor):
-        return cv2_png_gray(levels(vis, step=1.0)) / 255, rgb_to_ycbcr(vis)[1:]
-
-    def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
-        # the output is quantised: see methods/_per_image.py
-        return per_image(lambda i, v: cv2_float_to_uint8(self.net(i, v) * 255) / 255,
-                         cv2_gray_input(ir), cv2_gray_input(vis))
-
-    def bare_network(self, ir: Tensor, vis: Tensor):
-        ir, vis = cv2_gray_input(ir), cv2_gray_input(vis)
-        return lambda: self.net(ir, vis)
 
 
 def _load(net: MFEIFNet, path) -> None:

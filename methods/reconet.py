@@ -34,7 +34,7 @@ from methods._registry import register_method
 from methods._weights import official_weights
 from methods.umf_cmgr import cv2_float_to_uint8, cv2_png_gray
 
-__all__ = ['Fuser', 'ReCoNet', 'cv2_gray_input']
+__all__ = ['Cv2GrayNetwork', 'Fuser', 'ReCoNet', 'cv2_gray_input']
 
 PAPER = ('Z. Huang, J. Liu, X. Fan, R. Liu, W. Zhong, Z. Luo, Reconet: Recurrent correction network for fast and '
          'efficient multi-modality image fusion, ECCV 2022, 539-555')
@@ -79,7 +79,27 @@ def cv2_gray_input(x: Tensor) -> Tensor:
     return (levels(x, step=1.0).double() / 255).float()
 
 
-class ReCoNet(FusionMethod):
+class Cv2GrayNetwork(FusionMethod):
+    """A network on `cv2_gray_input` images whose float output the script writes with `cv2.imwrite(x * 255)` (round
+    half to even, saturate); a colour visible image is read as cv2's gray of its PNG (`cv2_png_gray`). ReCoNet's
+    `archive/fuse.py` and MFEIF's `fuse.py` both do this; subclasses set `self.net`."""
+
+    net: nn.Module
+
+    def split_luminance(self, vis: Tensor):
+        return cv2_png_gray(levels(vis, step=1.0)) / 255, rgb_to_ycbcr(vis)[1:]
+
+    def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
+        # the output is quantised: see methods/_per_image.py
+        return per_image(lambda i, v: cv2_float_to_uint8(self.net(i, v) * 255) / 255,
+                         cv2_gray_input(ir), cv2_gray_input(vis))
+
+    def bare_network(self, ir: Tensor, vis: Tensor):
+        ir, vis = cv2_gray_input(ir), cv2_gray_input(vis)
+        return lambda: self.net(ir, vis)
+
+
+class ReCoNet(Cv2GrayNetwork):
     """ReCoNet's fusion network with `archive/fuse.py`'s input reading and saving (module docstring).
 
     Args:
@@ -91,19 +111,6 @@ class ReCoNet(FusionMethod):
         self.net = Fuser()
         if weights is not None:
             _load_state(self.net, weights[0])
-
-    def split_luminance(self, vis: Tensor):
-        rgb = levels(vis, step=1.0)
-        return cv2_png_gray(rgb) / 255, rgb_to_ycbcr(vis)[1:]
-
-    def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
-        # the output is quantised: see methods/_per_image.py
-        return per_image(lambda i, v: cv2_float_to_uint8(self.net(i, v) * 255) / 255,
-                         cv2_gray_input(ir), cv2_gray_input(vis))
-
-    def bare_network(self, ir: Tensor, vis: Tensor):
-        ir, vis = cv2_gray_input(ir), cv2_gray_input(vis)
-        return lambda: self.net(ir, vis)
 
 
 def _load_state(module: nn.Module, path) -> None:

@@ -30,9 +30,9 @@ output clamped to [0, 255] and truncated (`np.asarray(dtype=int)`), and recolour
 `cv2.cvtColor(YCrCb2BGR)`. Both write JPEG files (quality 75 and 95); the port returns the image before that lossy
 step. The port takes `fuse_L` for a gray visible image and `fuse_RGB` for a colour one: on a gray image (R = G = B)
 cv2's Y is the grey level itself, and both paths truncate the same output, so they agree there. For a colour visible
-image, colour mode 'ycbcr' (the default) is `fuse_RGB`'s colour result (cv2's integer YCrCb, `cv2_rgb_to_ycrcb` and
-`cv2_ycrcb_to_rgb`), 'gray' its `_L` image. (The infrared image reaches the method as one gray channel; for an
-infrared file stored as RGB with unequal channels, `fuse_RGB` would take its blue channel.)
+image, colour mode 'ycbcr' (the default) is `fuse_RGB`'s colour result (cv2's integer YCrCb, `methods._opencv`'s
+`cv_rgb_to_ycrcb` and `cv_ycrcb_to_rgb`), 'gray' its `_L` image. (The infrared image reaches the method as one gray
+channel; for an infrared file stored as RGB with unequal channels, `fuse_RGB` would take its blue channel.)
 """
 from __future__ import annotations
 
@@ -42,12 +42,13 @@ import torch
 from torch import Tensor, nn
 
 from methods._base import FusionMethod
+from methods._opencv import cv_rgb_to_ycrcb, cv_ycrcb_to_rgb
 from methods._per_image import per_image
 from methods._protocol import levels
 from methods._registry import register_method
 from methods._weights import official_weights
 
-__all__ = ['Decoder', 'Encoder', 'SMoA', 'SMoANet', 'cv2_rgb_to_ycrcb', 'cv2_ycrcb_to_rgb', 'saliency_fuse']
+__all__ = ['Decoder', 'Encoder', 'SMoA', 'SMoANet', 'saliency_fuse']
 
 PAPER = ('J. Liu, Y. Wu, Z. Huang, R. Liu, X. Fan, SMoA: Searching a modality-oriented architecture for infrared and '
          'visible image fusion, IEEE Signal Processing Letters 28, 2021, 1818-1822')
@@ -224,36 +225,6 @@ class SMoANet(nn.Module):
         return self.decoder(saliency_fuse(ir_1, vis_1), saliency_fuse(ir_2, vis_2))
 
 
-# cv2's 8-bit YCrCb (modules/imgproc color_yuv): 14-bit fixed point, rounded (CV_DESCALE), chroma centred on 128.
-_SHIFT = 14
-_Y = (1868, 9617, 4899)  # B, G, R
-_CR, _CB = 11682, 9241  # (R - Y), (B - Y)
-_TO_RGB = (22987, -11698, -5636, 29049)  # R from Cr, G from Cr, G from Cb, B from Cb
-
-
-def _descale(x: Tensor) -> Tensor:
-    return torch.div(x + (1 << (_SHIFT - 1)), 1 << _SHIFT, rounding_mode='floor')
-
-
-def cv2_rgb_to_ycrcb(rgb: Tensor) -> Tensor:
-    """`cv2.cvtColor(bgr, COLOR_BGR2YCrCb)` of uint8 levels, from RGB levels (N, 3, H, W) -> Y, Cr, Cb levels."""
-    r, g, b = rgb.round().to(torch.int64).unbind(1)
-    y = _descale(b * _Y[0] + g * _Y[1] + r * _Y[2])
-    cr = _descale((r - y) * _CR + (128 << _SHIFT))
-    cb = _descale((b - y) * _CB + (128 << _SHIFT))
-    return torch.stack([y, cr, cb], 1).clamp(0, 255).float()
-
-
-def cv2_ycrcb_to_rgb(ycrcb: Tensor) -> Tensor:
-    """`cv2.cvtColor(ycrcb, COLOR_YCrCb2BGR)` of uint8 levels, as RGB levels (N, 3, H, W), saturated."""
-    y, cr, cb = ycrcb.round().to(torch.int64).unbind(1)
-    cr, cb = cr - 128, cb - 128
-    r = y + _descale(cr * _TO_RGB[0])
-    g = y + _descale(cr * _TO_RGB[1] + cb * _TO_RGB[2])
-    b = y + _descale(cb * _TO_RGB[3])
-    return torch.stack([r, g, b], 1).clamp(0, 255).float()
-
-
 class SMoA(FusionMethod):
     """SMoA with `test.py`'s reading and saving (module docstring).
 
@@ -273,11 +244,11 @@ class SMoA(FusionMethod):
                 _load_part(getattr(self.net, part), path, part)
 
     def split_luminance(self, vis: Tensor):
-        ycrcb = cv2_rgb_to_ycrcb(levels(vis, step=1.0))
+        ycrcb = cv_rgb_to_ycrcb(levels(vis, step=1.0))
         return ycrcb[:, :1] / 255, ycrcb[:, 1:]
 
     def recolour(self, fused: Tensor, chroma) -> Tensor:
-        return cv2_ycrcb_to_rgb(torch.cat([levels(fused, step=1.0), chroma], 1)) / 255
+        return cv_ycrcb_to_rgb(torch.cat([levels(fused, step=1.0), chroma], 1)) / 255
 
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
         # grey levels in, the output clipped to [0, 255] and truncated; quantised: see methods/_per_image.py

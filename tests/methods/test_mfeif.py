@@ -1,7 +1,7 @@
 """MFEIF: the port against the official test script's outputs, the official file format, the edge operator and the
 script's output handling (x * 255 written by cv2.imwrite: round half to even and clip, no stretch).
 
-Official outputs (not committed; their digests below, see `official_digests`): JinyuanLiu-CV/MFEIF @ 07906ad, run
+Official outputs (not committed; their digests below, see `official_digest`): JinyuanLiu-CV/MFEIF @ 07906ad, run
 outside the project with the script's own `Fuse` class (`fuse.py`, unpatched: it picks the CPU itself when CUDA is
 absent); only the folders of its `__main__` differ:
 
@@ -20,30 +20,29 @@ import torch
 
 from methods import get_method_spec
 from methods.mfeif import MFEIF, MFEIFNet, edge_magnitude
-from tests.methods.official_digests import check_official_digests
+from tests.methods.official_digest import check_official
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
-# pair -> (sha256 of the uint8 gray image fuse.py wrote, its mean)
+# '<data set>/<pair>' -> sha256 of the gray image fuse.py wrote (as bench.images.read_image decodes it)
 OFFICIAL_TNO42 = {
-    '02': ('6efdfc0ae7f0c90759c0995a24ae15d3480f86331cf1fb532b15daa2024ca88f', 155.028655),
-    '10': ('b1014d61d2f1bd187cdee17bbc3fe9456d60b5a21b408e3b9c6b6a669b0bccb8', 124.824219),
-    '17': ('599f851985947951e5b15b62478b0b19a50929701a4f6572c78644655f79c9b9', 89.757749),
-    '37': ('0aaec57333bce160b513ce918f39ab0cb8e0866b177e528efcdd21b0bcebb430', 108.402896),
-    '41': ('7395b560a240125c41664c939859e078d12d10f6696ac471bebe477d7546c4cc', 104.841621),
+    'tno42/02': '6efdfc0ae7f0c90759c0995a24ae15d3480f86331cf1fb532b15daa2024ca88f',
+    'tno42/10': 'b1014d61d2f1bd187cdee17bbc3fe9456d60b5a21b408e3b9c6b6a669b0bccb8',
+    'tno42/17': '599f851985947951e5b15b62478b0b19a50929701a4f6572c78644655f79c9b9',
+    'tno42/37': '0aaec57333bce160b513ce918f39ab0cb8e0866b177e528efcdd21b0bcebb430',
+    'tno42/41': '7395b560a240125c41664c939859e078d12d10f6696ac471bebe477d7546c4cc',
 }
 OFFICIAL_MSRS = {
-    '00004N': ('d9a8bdfe20e16f0f92f45daa2d2b25a00a2f2b18f74dab5894d1a176c656aa37', 16.463477),
-    '00055D': ('eaf38a5a9fed6d99682743584e307e6d8ad01dcc2c2eb5d516d3b6e573ce49ba', 56.065446),
+    'msrs/00004N': 'd9a8bdfe20e16f0f92f45daa2d2b25a00a2f2b18f74dab5894d1a176c656aa37',
+    'msrs/00055D': 'eaf38a5a9fed6d99682743584e307e6d8ad01dcc2c2eb5d516d3b6e573ce49ba',
 }
 
 
 @pytest.mark.slow
 @pytest.mark.calibration
 def test_mfeif_reproduces_official_outputs(tmp_path, data_root, weights_dir):
-    check_official_digests(tmp_path, 'mfeif', 'tno42', OFFICIAL_TNO42, ['37'], data_root, weights_dir)
-    check_official_digests(tmp_path, 'mfeif', 'msrs', OFFICIAL_MSRS, ['00055D'], data_root, weights_dir,
-                           colour='gray')
+    check_official(tmp_path, 'mfeif', OFFICIAL_TNO42, {'tno42': ['37']}, data_root, weights_dir)
+    check_official(tmp_path, 'mfeif', OFFICIAL_MSRS, {'msrs': ['00055D']}, data_root, weights_dir, colour='gray')
 
 
 def test_state_dicts_match_the_official_file(weights_dir):

@@ -1,7 +1,7 @@
 """ReCoNet: the port against the official test script's outputs, the official file format, and the script's input and
 output handling (cv2 gray input, tanh * 255 written by cv2.imwrite: round half to even and clip, no stretch).
 
-Official outputs (not committed; their digests below, see `official_digests`): dlut-dimt/ReCoNet @ 0870f5f, run
+Official outputs (not committed; their digests below, see `official_digest`): dlut-dimt/ReCoNet @ 0870f5f, run
 outside the project with its own script, unpatched (it picks the CPU itself when CUDA is absent):
 
     cd archive && OMP_NUM_THREADS=1 PYTHONPATH=.. python fuse.py --ir IR --vi VI --dst OUT --cp params.pth
@@ -20,30 +20,29 @@ import torch
 from methods import create_method, get_method_spec
 from methods.reconet import Fuser, ReCoNet
 from methods.umf_cmgr import cv2_png_gray
-from tests.methods.official_digests import check_official_digests
+from tests.methods.official_digest import check_official
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
-# pair -> (sha256 of the uint8 gray image archive/fuse.py wrote, its mean)
+# '<data set>/<pair>' -> sha256 of the gray image archive/fuse.py wrote (as bench.images.read_image decodes it)
 OFFICIAL_TNO42 = {
-    '02': ('8b5ffa1be550668a6ad9964c5f5bbd26d0e0eaadb9d2c58db54513d60bc01286', 158.297223),
-    '10': ('5b4e2cf0d4f49b100599ec8bbc8ae10b4d3d82717b57708d550a039196822a23', 112.515908),
-    '17': ('82c1e6649c4f3a00e3b9c09e2dd408bc095d8a3ebfa11ad267477a35efcf1ff8', 70.355197),
-    '37': ('eb80acfa31ef6d080c01d9eafb6990c96add41b26a59f761c1b0726045a536fb', 109.936632),
-    '41': ('8389dfb756244c3aa7b5c1c0e956bd57890f3a2d2a5abce345a32fdcb2af4315', 105.805233),
+    'tno42/02': '8b5ffa1be550668a6ad9964c5f5bbd26d0e0eaadb9d2c58db54513d60bc01286',
+    'tno42/10': '5b4e2cf0d4f49b100599ec8bbc8ae10b4d3d82717b57708d550a039196822a23',
+    'tno42/17': '82c1e6649c4f3a00e3b9c09e2dd408bc095d8a3ebfa11ad267477a35efcf1ff8',
+    'tno42/37': 'eb80acfa31ef6d080c01d9eafb6990c96add41b26a59f761c1b0726045a536fb',
+    'tno42/41': '8389dfb756244c3aa7b5c1c0e956bd57890f3a2d2a5abce345a32fdcb2af4315',
 }
 OFFICIAL_MSRS = {
-    '00004N': ('e682a3ac185e5ad285afbcc0402e6456cabadda7c7a5f77c590aa8ebe88b5dbd', 7.317656),
-    '00055D': ('1d19399cada5ddb170d7d80ea56a6e8302601b0612c29312208e10005e57c815', 52.659801),
+    'msrs/00004N': 'e682a3ac185e5ad285afbcc0402e6456cabadda7c7a5f77c590aa8ebe88b5dbd',
+    'msrs/00055D': '1d19399cada5ddb170d7d80ea56a6e8302601b0612c29312208e10005e57c815',
 }
 
 
 @pytest.mark.slow
 @pytest.mark.calibration
 def test_reconet_reproduces_official_outputs(tmp_path, data_root, weights_dir):
-    check_official_digests(tmp_path, 'reconet', 'tno42', OFFICIAL_TNO42, ['37', '41'], data_root, weights_dir)
-    check_official_digests(tmp_path, 'reconet', 'msrs', OFFICIAL_MSRS, ['00055D'], data_root, weights_dir,
-                           colour='gray')
+    check_official(tmp_path, 'reconet', OFFICIAL_TNO42, {'tno42': ['37', '41']}, data_root, weights_dir)
+    check_official(tmp_path, 'reconet', OFFICIAL_MSRS, {'msrs': ['00055D']}, data_root, weights_dir, colour='gray')
 
 
 def test_state_dict_matches_the_official_file(weights_dir):

@@ -1,7 +1,7 @@
 """SMoA: the port against the official test script's outputs and against the authors' published images, the official
-file format, the saliency fusion rule, cv2's YCrCb conversions and the script's output handling.
+file format, the saliency fusion rule and the script's output handling (cv2's YCrCb: test_opencv_protocol.py).
 
-Official outputs (not committed; their digests below, see `official_digests`): JinyuanLiu-CV/SMoA @ 25c8191, its
+Official outputs (not committed; their digests below, see `official_digest`): JinyuanLiu-CV/SMoA @ 25c8191, its
 `test.py` run outside the project through a harness that imports it and calls its `test()`, with the arrays it hands
 to PIL's and cv2's JPEG writers kept as well (the JPEG files are lossy; the port returns the image before that step):
 
@@ -34,33 +34,34 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from methods import create_method, get_method_spec
-from methods.smoa import SMoA, SMoANet, _saliency, cv2_rgb_to_ycrcb, cv2_ycrcb_to_rgb, saliency_fuse
-from tests.methods.official_digests import check_official_digests
+from methods._opencv import cv_rgb_to_ycrcb, cv_ycrcb_to_rgb
+from methods.smoa import SMoA, SMoANet, _saliency, saliency_fuse
+from tests.methods.official_digest import check_official
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
-# pair -> (sha256 of the uint8 image test.py handed to its JPEG writer, its mean)
+# '<data set>/<pair>' -> sha256 of the uint8 array test.py handed to its JPEG writer (C order; (H, W, 3) RGB for
+# `_RGB`), which is what bench.images.read_image decodes from the runner's PNG when the port's image is identical
 OFFICIAL_TNO42 = {  # fuse_L
-    '02': ('740f8c154fd6b7ff524ad9adabb261ddb563822bcaa7117c867be53b83faa84a', 144.309677),
-    '10': ('d11afd2d5334458e2150ba5dd110d35783820ae9d1d7c8406717ed4d3900ea7c', 113.709154),
-    '17': ('90b1892fef2fc021285cd2f3fb6b7ff483bd9badd7f0f8291d97ac141b2bfa77', 87.321953),
-    '37': ('751051464b9f2ce630529aea68713de374c854b3c16f75da1ee26f213d9e54e3', 104.930870),
-    '41': ('369f867650e8af232fd92b0fab72928d04a460ad1bdcfda874122e792669178c', 100.804205),
+    'tno42/02': '740f8c154fd6b7ff524ad9adabb261ddb563822bcaa7117c867be53b83faa84a',
+    'tno42/10': 'd11afd2d5334458e2150ba5dd110d35783820ae9d1d7c8406717ed4d3900ea7c',
+    'tno42/17': '90b1892fef2fc021285cd2f3fb6b7ff483bd9badd7f0f8291d97ac141b2bfa77',
+    'tno42/37': '751051464b9f2ce630529aea68713de374c854b3c16f75da1ee26f213d9e54e3',
+    'tno42/41': '369f867650e8af232fd92b0fab72928d04a460ad1bdcfda874122e792669178c',
 }
 OFFICIAL_MSRS_GRAY = {  # fuse_RGB's `_L` image
-    '00004N': ('3f36d670d1bbe0362fe7c11257a1527f608a66930895ae2b48a8411f7bb6903d', 24.984769),
-    '00055D': ('ec5f9e9ab11531f70085582d8b58cf8e9b53f6d080518a2977117a303a6033d2', 58.727660),
+    'msrs/00004N': '3f36d670d1bbe0362fe7c11257a1527f608a66930895ae2b48a8411f7bb6903d',
+    'msrs/00055D': 'ec5f9e9ab11531f70085582d8b58cf8e9b53f6d080518a2977117a303a6033d2',
 }
 OFFICIAL_MSRS_RGB = {  # fuse_RGB's `_RGB` image, as RGB
-    '00004N': ('69a0c42ff519174bd7502caaa8bcc8893d21af54bd93704d651d35cedcef298a', 23.287997),
-    '00055D': ('f2d4bb5503bd866121f1346c966dcb1b6a2393b2cde860fb2ce3e82ee7d1f34e', 56.771923),
+    'msrs/00004N': '69a0c42ff519174bd7502caaa8bcc8893d21af54bd93704d651d35cedcef298a',
+    'msrs/00055D': 'f2d4bb5503bd866121f1346c966dcb1b6a2393b2cde860fb2ce3e82ee7d1f34e',
 }
 PUBLISHED_PSNR = (18.0, 30.0)  # dB: the released weights against Strategy_vsm, min 18.x / max 29.x over all 37
 
@@ -68,10 +69,10 @@ PUBLISHED_PSNR = (18.0, 30.0)  # dB: the released weights against Strategy_vsm, 
 @pytest.mark.slow
 @pytest.mark.calibration
 def test_smoa_reproduces_official_outputs(tmp_path, data_root, weights_dir):
-    check_official_digests(tmp_path, 'smoa', 'tno42', OFFICIAL_TNO42, ['37', '41'], data_root, weights_dir)
-    check_official_digests(tmp_path / 'gray', 'smoa', 'msrs', OFFICIAL_MSRS_GRAY, ['00055D'], data_root,
-                           weights_dir, colour='gray')
-    check_official_digests(tmp_path / 'rgb', 'smoa', 'msrs', OFFICIAL_MSRS_RGB, ['00055D'], data_root, weights_dir)
+    check_official(tmp_path, 'smoa', OFFICIAL_TNO42, {'tno42': ['37', '41']}, data_root, weights_dir)
+    check_official(tmp_path / 'gray', 'smoa', OFFICIAL_MSRS_GRAY, {'msrs': ['00055D']}, data_root, weights_dir,
+                   colour='gray')
+    check_official(tmp_path / 'rgb', 'smoa', OFFICIAL_MSRS_RGB, {'msrs': ['00055D']}, data_root, weights_dir)
 
 
 @pytest.mark.slow
@@ -137,18 +138,10 @@ def test_saliency_wraps_products_to_int32():
     assert w[3] == sal[0] / sal.max() and w[0] == sal[255] / sal.max()
 
 
-def test_cv2_ycrcb_conversions():
-    rng = np.random.default_rng(0)
-    rgb = rng.integers(0, 256, (256, 512, 3), dtype=np.uint8)
-    rgb[0, :8] = [[0, 0, 0], [255, 255, 255], [255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0], [0, 255, 255],
-                  [255, 0, 255]]
-    t = torch.from_numpy(rgb).permute(2, 0, 1)[None].float()
-    ycrcb = cv2.cvtColor(rgb[..., ::-1].copy(), cv2.COLOR_BGR2YCrCb)
-    assert np.array_equal(cv2_rgb_to_ycrcb(t)[0].permute(1, 2, 0).numpy(), ycrcb)
-    back = cv2.cvtColor(rgb, cv2.COLOR_YCrCb2BGR)[..., ::-1]  # the random array read as YCrCb
-    assert np.array_equal(cv2_ycrcb_to_rgb(t)[0].permute(1, 2, 0).numpy(), back)
+def test_y_of_a_gray_image_is_its_level():
+    """Why `fuse_L` and `fuse_RGB` agree on a gray visible image (module docstring of methods.smoa)."""
     gray = torch.arange(256.).view(1, 1, 1, 256).expand(1, 3, 1, 256)
-    assert torch.equal(cv2_rgb_to_ycrcb(gray)[:, 0], torch.arange(256.).view(1, 1, 256))  # Y of gray is itself
+    assert torch.equal(cv_rgb_to_ycrcb(gray)[:, 0], torch.arange(256.).view(1, 1, 256))
 
 
 def test_state_dicts_match_the_official_files(weights_dir):
@@ -191,9 +184,9 @@ def test_colour_visible_goes_through_cv2_ycrcb():
     seen = []
     method.net.forward = lambda i, v: seen.append(v) or i * 0 + 100.7
     out = method.fuse(ir, rgb)
-    ycrcb = cv2_rgb_to_ycrcb(rgb * 255)
+    ycrcb = cv_rgb_to_ycrcb(rgb * 255)
     assert torch.equal(seen[0], ycrcb[:, :1])  # the network sees cv2's Y levels
-    expected = cv2_ycrcb_to_rgb(torch.cat([torch.full_like(ycrcb[:, :1], 100.0), ycrcb[:, 1:]], 1)) / 255
+    expected = cv_ycrcb_to_rgb(torch.cat([torch.full_like(ycrcb[:, :1], 100.0), ycrcb[:, 1:]], 1)) / 255
     assert torch.equal(out, expected)
 
 
