@@ -52,6 +52,9 @@ __all__ = ['Decoder', 'Encoder', 'SMoA', 'SMoANet', 'saliency_fuse']
 
 PAPER = ('J. Liu, Y. Wu, Z. Huang, R. Liu, X. Fan, SMoA: Searching a modality-oriented architecture for infrared and '
          'visible image fusion, IEEE Signal Processing Letters 28, 2021, 1818-1822')
+VERIFIED = ('official code: test.py (CPU) on 7 pairs (5 TNO, 2 MSRS, gray and colour): identical 8-bit images before '
+            'its JPEG writer (inf dB, max diff 0); published images: Strategy_vsm (37, checked outside CI) not '
+            'reproduced by the released epoch-50 weights, 19.8-32.6 dB (median 27.3): another model state')
 
 # genotypes.py @ 25c8191: (operation, input state) per edge, two edges per node, four nodes
 GENOTYPE_EN1 = (('sep_conv_3x3', 0), ('Spatialattention', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 2),
@@ -276,6 +279,6 @@ _WEIGHTS = [official_weights(f'smoa/trainJT/{part}_epoch50.pt') for part in ('de
 
 
 @register_method('smoa', paper=PAPER, licence='none stated (JinyuanLiu-CV/SMoA has no licence file)', year=2021,
-                 tags=('baseline', 'zoo'), weights=_WEIGHTS, verification='official code: TBD')
+                 tags=('baseline', 'zoo'), weights=_WEIGHTS, verification=VERIFIED)
 def smoa(weights=None) -> SMoA:
     return SMoA(weights)

@@ -41,7 +41,7 @@ OFFICIAL_MSRS = {
 @pytest.mark.slow
 @pytest.mark.calibration
 def test_reconet_reproduces_official_outputs(tmp_path, data_root, weights_dir):
-    check_official(tmp_path, 'reconet', OFFICIAL_TNO42, {'tno42': ['37', '41']}, data_root, weights_dir)
+    check_official(tmp_path, 'reconet', OFFICIAL_TNO42, {'tno42': ['37']}, data_root, weights_dir)
     check_official(tmp_path, 'reconet', OFFICIAL_MSRS, {'msrs': ['00055D']}, data_root, weights_dir, colour='gray')
 
 

@@ -22,12 +22,14 @@ and `_RGB` colour outputs). The port reproduced all 9 images exactly (max |diff|
 
 Published images: `Strategy_vsm/A_001.jpg` .. `A_037.jpg` of the same repository (PIL JPEGs, quality 75, from
 `fuse_L` on `testImage/{ir,vis}/A_*.bmp`). The released weights do NOT reproduce them: the official script itself
-(run as above on A_008, A_018, A_025, A_033, A_036) gives exactly the port's images, and both lie 18-29 dB from the
-published ones (all 37: see `PUBLISHED_PSNR`), strongly correlated with them (r >= 0.98) but darker by a median 5-10
-levels: the published images come from another model state (`test.py` loads `*_epoch6.pt` files that were never
-published; the repository holds `*_epoch50.pt`). `test_published_images_characterised` checks that relation when
-`SMOA_REPOSITORY` names a checkout of JinyuanLiu-CV/SMoA @ 25c8191 (third-party files: not committed, not in
-../shared; 15 of the 37 input pairs are in ../shared/data, under other names, the rest only in that repository).
+(run as above on A_008, A_018, A_025, A_033, A_036) gives exactly the port's images, and over all 37 the port lies
+19.8-32.6 dB (median 27.3) from the published ones, strongly correlated with them (r 0.967-0.999) but darker: the
+median of published - port is +2 to +26 levels (median +9); a per-image linear fit (A_005, A_014, A_017, A_030,
+A_037) gives published = 1.09-1.16 x port - 4..10 with 2-5 levels rms left, a different gain per image, not a
+protocol step. The published images come from another model state (`test.py` loads `*_epoch6.pt` files that were
+never published; the repository holds `*_epoch50.pt`). `test_published_images_characterised` checks that relation
+when `SMOA_REPOSITORY` names a checkout of JinyuanLiu-CV/SMoA @ 25c8191 (third-party files: not committed; 17 of
+the 37 infrared images are in ../shared/data under other names, e.g. A_008 = tno42/02, the rest only there).
 """
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ from methods import create_method, get_method_spec
 from methods._opencv import cv_rgb_to_ycrcb, cv_ycrcb_to_rgb
 from methods.smoa import SMoA, SMoANet, _saliency, saliency_fuse
 from tests.methods.official_digest import check_official
+from tests.methods.zoo_fidelity import FULL
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
@@ -63,16 +66,23 @@ OFFICIAL_MSRS_RGB = {  # fuse_RGB's `_RGB` image, as RGB
     'msrs/00004N': '69a0c42ff519174bd7502caaa8bcc8893d21af54bd93704d651d35cedcef298a',
     'msrs/00055D': 'f2d4bb5503bd866121f1346c966dcb1b6a2393b2cde860fb2ce3e82ee7d1f34e',
 }
-PUBLISHED_PSNR = (18.0, 30.0)  # dB: the released weights against Strategy_vsm, min 18.x / max 29.x over all 37
+PUBLISHED_PSNR = (19.0, 33.5)  # dB: the released weights against Strategy_vsm, 19.77 to 32.63 over all 37
+PUBLISHED_R = 0.96  # their correlation: 0.967 (A_014) to 0.999
 
 
 @pytest.mark.slow
 @pytest.mark.calibration
 def test_smoa_reproduces_official_outputs(tmp_path, data_root, weights_dir):
-    check_official(tmp_path, 'smoa', OFFICIAL_TNO42, {'tno42': ['37', '41']}, data_root, weights_dir)
-    check_official(tmp_path / 'gray', 'smoa', OFFICIAL_MSRS_GRAY, {'msrs': ['00055D']}, data_root, weights_dir,
-                   colour='gray')
-    check_official(tmp_path / 'rgb', 'smoa', OFFICIAL_MSRS_RGB, {'msrs': ['00055D']}, data_root, weights_dir)
+    check_official(tmp_path, 'smoa', OFFICIAL_TNO42, {'tno42': ['37']}, data_root, weights_dir)
+
+
+@pytest.mark.slow
+@pytest.mark.calibration
+@pytest.mark.skipif(not FULL, reason='BENCH_FULL_FIDELITY=1 runs it (the suite checks the colour path with a stub '
+                    'network below and cv2 YCrCb in test_opencv_protocol.py)')
+def test_smoa_reproduces_official_colour_outputs(tmp_path, data_root, weights_dir):
+    check_official(tmp_path / 'gray', 'smoa', OFFICIAL_MSRS_GRAY, {}, data_root, weights_dir, colour='gray')
+    check_official(tmp_path / 'rgb', 'smoa', OFFICIAL_MSRS_RGB, {}, data_root, weights_dir)
 
 
 @pytest.mark.slow
@@ -80,7 +90,7 @@ def test_smoa_reproduces_official_outputs(tmp_path, data_root, weights_dir):
 @pytest.mark.skipif(not os.environ.get('SMOA_REPOSITORY'), reason='SMOA_REPOSITORY (a checkout of '
                     'JinyuanLiu-CV/SMoA @ 25c8191 with Strategy_vsm/ and testImage/) is not set')
 def test_published_images_characterised(weights_dir):
-    """The released weights do not reproduce Strategy_vsm (module docstring): strongly correlated, 18-30 dB apart."""
+    """The released weights do not reproduce Strategy_vsm (module docstring): strongly correlated, 19-33 dB apart."""
     repo = Path(os.environ['SMOA_REPOSITORY'])
     method = create_method('smoa', weights_dir=weights_dir)
     rows = []
@@ -91,11 +101,12 @@ def test_published_images_characterised(weights_dir):
         ours = (fused[0, 0] * 255).round().double().numpy()
         ref = np.asarray(Image.open(published).convert('L')).astype(np.float64)
         psnr = 10 * np.log10(255 ** 2 / np.mean((ours - ref) ** 2))
-        rows.append((published.stem, psnr, np.corrcoef(ours.ravel(), ref.ravel())[0, 1]))
+        rows.append((published.stem, psnr, np.corrcoef(ours.ravel(), ref.ravel())[0, 1], np.median(ref - ours)))
     values = np.array([r[1] for r in rows])
     print(f'smoa vs Strategy_vsm: {len(rows)} images, PSNR min {values.min():.2f} median {np.median(values):.2f} dB')
     assert len(rows) == 37
-    assert all(PUBLISHED_PSNR[0] <= p <= PUBLISHED_PSNR[1] and r >= 0.98 for _, p, r in rows), rows
+    assert all(PUBLISHED_PSNR[0] <= p <= PUBLISHED_PSNR[1] and r >= PUBLISHED_R and brighter > 0
+               for _, p, r, brighter in rows), rows
 
 
 def _int32(v: int) -> int:
