@@ -43,8 +43,8 @@ PAPER = ('J. Liu, X. Fan, J. Jiang, R. Liu, Z. Luo, Learning a deep multi-scale 
          'edge-attention guidance for image fusion, IEEE Transactions on Circuits and Systems for Video Technology, '
          '2021, doi:10.1109/TCSVT.2021.3056725')
 VERIFIED = 'official code: fuse.py on 7 pairs (5 TNO, 2 MSRS): identical 8-bit images (inf dB, max diff 0)'
-NOTE = ('about 10 CPU s per 640x480 pair on one core (measured on a loaded 2-core machine, where a pair took 57 s of '
-        'wall time): prefer --device cuda for whole data sets')
+NOTE = ('slow on a CPU: 9.5 CPU s per 640x480 pair on one thread (13.8 s wall on a loaded 2-core machine): prefer '
+        '--device cuda for whole data sets')
 
 
 class ConvBlock(nn.Module):

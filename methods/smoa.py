@@ -55,6 +55,8 @@ PAPER = ('J. Liu, Y. Wu, Z. Huang, R. Liu, X. Fan, SMoA: Searching a modality-or
 VERIFIED = ('official code: test.py (CPU) on 7 pairs (5 TNO, 2 MSRS, gray and colour): identical 8-bit images before '
             'its JPEG writer (inf dB, max diff 0); published images: Strategy_vsm (37, checked outside CI) not '
             'reproduced by the released epoch-50 weights, 19.8-32.6 dB (median 27.3): another model state')
+NOTE = ('slow on a CPU: 10.5 CPU s per 640x480 pair on one thread (15.3 s wall on a loaded 2-core machine): prefer '
+        '--device cuda for whole data sets')
 
 # genotypes.py @ 25c8191: (operation, input state) per edge, two edges per node, four nodes
 GENOTYPE_EN1 = (('sep_conv_3x3', 0), ('Spatialattention', 1), ('sep_conv_3x3', 0), ('sep_conv_3x3', 2),
@@ -279,6 +281,6 @@ _WEIGHTS = [official_weights(f'smoa/trainJT/{part}_epoch50.pt') for part in ('de
 
 
 @register_method('smoa', paper=PAPER, licence='none stated (JinyuanLiu-CV/SMoA has no licence file)', year=2021,
-                 tags=('baseline', 'zoo'), weights=_WEIGHTS, verification=VERIFIED)
+                 tags=('baseline', 'zoo'), weights=_WEIGHTS, verification=VERIFIED, note=NOTE)
 def smoa(weights=None) -> SMoA:
     return SMoA(weights)
