@@ -20,6 +20,7 @@ from methods import ganmcc  # noqa: E402,F401
 from methods import gifnet  # noqa: E402,F401
 from methods import ifcnn  # noqa: E402,F401
 from methods import lrrnet  # noqa: E402,F401
+from methods import metafusion  # noqa: E402,F401
 from methods import mfeif  # noqa: E402,F401
 from methods import mufusion  # noqa: E402,F401
 from methods import pmgi  # noqa: E402,F401
