@@ -22,9 +22,9 @@ import time
 import torch
 
 NAMES = ['auifnet', 'caf', 'caf-seg', 'cddfuse', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-pytorch', 'didfuse',
-         'emma', 'gifnet', 'ifcnn', 'lrrnet', 'metafusion', 'mufusion', 'mufusion-roadscene', 'murf', 'piafusion',
-         'pmgi', 'sdnet', 'seafusion', 'stdfusionnet', 'superfusion', 'swinfusion', 'tardal', 'tardal-dt',
-         'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
+         'emma', 'gifnet', 'ifcnn', 'lrrnet', 'metafusion', 'mfeif', 'mufusion', 'mufusion-roadscene', 'murf',
+         'piafusion', 'pmgi', 'reconet', 'sdnet', 'seafusion', 'smoa', 'stdfusionnet', 'superfusion', 'swinfusion',
+         'tardal', 'tardal-dt', 'tardal-plus', 'u2fusion', 'ydtr', 'dfecf']
 
 
 def _pair(device: str):

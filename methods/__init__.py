@@ -21,13 +21,16 @@ from methods import gifnet  # noqa: E402,F401
 from methods import ifcnn  # noqa: E402,F401
 from methods import lrrnet  # noqa: E402,F401
 from methods import metafusion  # noqa: E402,F401
+from methods import mfeif  # noqa: E402,F401
 from methods import mufusion  # noqa: E402,F401
 from methods import murf  # noqa: E402,F401
 from methods import piafusion  # noqa: E402,F401
 from methods import pmgi  # noqa: E402,F401
+from methods import reconet  # noqa: E402,F401
 from methods import rfn_nest  # noqa: E402,F401
 from methods import sdnet  # noqa: E402,F401
 from methods import seafusion  # noqa: E402,F401
+from methods import smoa  # noqa: E402,F401
 from methods import stdfusionnet  # noqa: E402,F401
 from methods import superfusion  # noqa: E402,F401
 from methods import swinfusion  # noqa: E402,F401
