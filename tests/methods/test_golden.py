@@ -23,12 +23,15 @@ import torch
 import methods
 
 GOLDEN = Path(__file__).with_name('golden_baselines.json')
-PORTS = ['auifnet', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-1e0', 'densefuse-1e1', 'densefuse-1e3',
-         'densefuse-l1', 'densefuse-official', 'densefuse-pytorch', 'didfuse', 'ifcnn', 'ifcnn-mean', 'ifcnn-sum',
-         'ifcnn-tang', 'ifcnn-vifbench', 'lrrnet', 'pmgi', 'sdnet', 'seafusion', 'stdfusionnet', 'tardal', 'tardal-dt',
-         'tardal-plus', 'u2fusion', 'u2fusion-official', 'ydtr']
-# PIL luminance (L and F) and recolouring; SeAFusion's own YCbCr; OpenCV's YCrCb (TarDAL); VIF-Benchmark's IFCNN
-COLOUR = ['densefuse', 'ifcnn-vifbench', 'pmgi', 'sdnet', 'seafusion', 'tardal', 'u2fusion']
+PORTS = ['auifnet', 'caf', 'caf-seg', 'csf', 'cufd', 'datfuse', 'densefuse', 'densefuse-1e0', 'densefuse-1e1',
+         'densefuse-1e3', 'densefuse-l1', 'densefuse-official', 'densefuse-pytorch', 'didfuse', 'gifnet', 'ifcnn',
+         'ifcnn-mean', 'ifcnn-sum', 'ifcnn-tang', 'ifcnn-vifbench', 'lrrnet', 'mfeif', 'mufusion',
+         'mufusion-roadscene', 'murf', 'pmgi', 'reconet', 'sdnet', 'seafusion', 'smoa', 'stdfusionnet', 'tardal',
+         'tardal-dt', 'tardal-plus', 'u2fusion', 'u2fusion-official', 'ydtr']
+# PIL luminance (L and F) and recolouring; SeAFusion's own YCbCr; OpenCV's YCrCb (TarDAL, CAF, SMoA); VIF-Benchmark's
+# IFCNN; the AWCXV scripts' own YCbCr (MUFusion, GIFNet); MURF's full-range YCbCr after its warp
+COLOUR = ['caf', 'densefuse', 'gifnet', 'ifcnn-vifbench', 'mufusion', 'murf', 'pmgi', 'sdnet', 'seafusion', 'smoa',
+          'tardal', 'u2fusion']
 
 
 pytestmark = pytest.mark.usefixtures('one_torch_thread')

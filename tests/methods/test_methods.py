@@ -28,9 +28,14 @@ def scratch_registry():
         del _METHODS[name]
 
 
+# options that keep a contract test quick without changing what it checks: MURF fuses every pair at 1240 x 1240
+# (its test.py's N, ~10 s of CPU), and the contract holds at any size
+QUICK = {'murf': {'size': 64}}
+
+
 @pytest.mark.parametrize('name', list_methods())
 def test_fuse_contract(name):
-    method = create_method(name, pretrained=False)
+    method = create_method(name, pretrained=False, **QUICK.get(name, {}))
     spec = methods.get_method_spec(name)
     assert spec.name == name == name.lower() and spec.paper and spec.licence
     ir, vis = _pair()
@@ -41,16 +46,16 @@ def test_fuse_contract(name):
     assert torch.equal(ir, ir0) and torch.equal(vis, vis0), 'fuse must not modify its inputs'
     single = method.fuse(ir[1:], vis[1:])
     torch.testing.assert_close(fused[1:], single, atol=1e-5, rtol=0)
-    assert torch.equal(method.fuse(ir, vis), fused), 'fuse must be deterministic'
+    assert torch.equal(method.fuse(ir[1:], vis[1:]), single), 'fuse must be deterministic'
 
 
 @pytest.mark.parametrize('name', list_methods())
 def test_fuse_colour_visible(name):
-    method = create_method(name, pretrained=False)
-    ir, vis = _pair(channels=3)
+    method = create_method(name, pretrained=False, **QUICK.get(name, {}))
+    ir, vis = _pair(n=1, channels=3)
     fused = method.fuse(ir, vis)
     expected = 1 if method.colour == 'gray' else 3
-    assert fused.shape == (2, expected, 33, 47)
+    assert fused.shape == (1, expected, 33, 47)
     assert fused.min() >= 0 and fused.max() <= 1
 
 

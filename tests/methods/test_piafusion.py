@@ -208,8 +208,9 @@ def test_gray_visible_reads_as_three_equal_channels(tmp_path):
     assert (rgb - rgb[:, 1:2]).abs().max() <= 1 / 255
 
 
-def test_weights_wait_for_the_user():
+def test_data_shard_is_an_official_download_checked_by_git_blob():
     spec = get_method_spec('piafusion')
     data = [w for w in spec.weights if w.file.endswith('.data-00000-of-00001')]
-    assert spec.weights_status == 'user-supplied'
-    assert len(data) == 1 and data[0].user_supplied and data[0].git_blob == 'a730a7c46d8c315e8bcefeb827d5520499e66751'
+    assert spec.weights_status == 'official download'
+    assert len(data) == 1 and not data[0].user_supplied
+    assert data[0].git_blob == 'a730a7c46d8c315e8bcefeb827d5520499e66751' and data[0].url.startswith('https://raw.')
