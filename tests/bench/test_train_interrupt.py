@@ -88,7 +88,8 @@ def test_a_signal_inside_a_deferred_block_is_raised_when_the_block_ends():
             os.kill(os.getpid(), signal.SIGINT)
             signal.pthread_sigmask(signal.SIG_SETMASK, [])  # gives the handler a chance to run here
         assert caught.value.exit_code == 130 and isinstance(caught.value, KeyboardInterrupt)
-    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before  # the previous handlers are back
+    # the previous handlers are back
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 
 
 def test_an_ignored_signal_stays_ignored():

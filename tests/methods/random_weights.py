@@ -19,7 +19,8 @@ import zlib
 import numpy as np
 import torch
 
-__all__ = ['seeded_tensor', 'seeded_state', 'seeded_levels', 'sample_index', 'seeded_state_like', 'seeded_pair', 'digest']
+__all__ = ['seeded_tensor', 'seeded_state', 'seeded_levels', 'sample_index', 'seeded_state_like', 'seeded_pair',
+           'digest']
 
 #: parameter names (last component) filled around 1 rather than around 0
 _AROUND_ONE = ('temperature', 'scale')

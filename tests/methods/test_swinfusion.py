@@ -4,8 +4,8 @@ on random weights.
 How the digest below was made (outside the project, never committed: third-party code's output):
 `/work/scratch-swinfusion-superfusion/oracle/run_swinfusion.py` copied Linfeng-Tang/SwinFusion @ ceeec3f, built
 `models.network_swinfusion1.SwinFusion` with exactly `test_swinfusion.py`'s `define_model` arguments under
-`torch.manual_seed(0)`, replaced its parameters by `random_weights.seeded_state_like(state_dict, seed=0)` (buffers as the
-constructor made them), wrote `10000_E.pth` with the official `ModelBase.save_network` (the bare state dict, buffers
+`torch.manual_seed(0)`, replaced its parameters by `random_weights.seeded_state_like(state_dict, seed=0)` (buffers as
+the constructor made them), wrote `10000_E.pth` with the official `ModelBase.save_network` (the bare state dict, buffers
 included), and ran the official `test_swinfusion.py --iter_number 10000 --dataset RW --A_dir IR --B_dir VI_Y` (its
 `define_model` loading, `Dataset`, padding, `tensor2uint`, `imsave`) on `random_weights.seeded_pair` images of the
 three sizes below (the visible file RGB, read by the script with `cv2.imread(path, 0)`) plus five real pairs (TNO-42
