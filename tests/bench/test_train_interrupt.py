@@ -37,7 +37,9 @@ def _bench_train(out):
 
 def _interrupt_after_first_step(out, signum) -> tuple[int, list[str], str]:
     """Runs `bench train` until it logs its first finished step, sends `signum`; (exit code, step lines, stderr)."""
-    proc = subprocess.Popen(_bench_train(out), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT as in an interactive shell, even where pytest itself runs with it ignored (`nohup`, `cmd &`)
+    proc = subprocess.Popen(_bench_train(out), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         lines = [proc.stdout.readline()]
         assert lines[0].startswith(f'step 1/{STEPS} '), lines[0] + proc.stderr.read()
@@ -75,7 +77,15 @@ def _tensors(optimizer_state: dict) -> list[torch.Tensor]:
     return [t for state in optimizer_state['state'].values() for t in state.values()]
 
 
-def test_a_signal_inside_a_deferred_block_is_raised_when_the_block_ends():
+@pytest.fixture
+def sigint_not_ignored():
+    """SIGINT handled as in an interactive shell (pytest may run with it ignored: `nohup`, `cmd &`)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+def test_a_signal_inside_a_deferred_block_is_raised_when_the_block_ends(sigint_not_ignored):
     finished = []
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)  # Ray, run earlier, may have set its own
     with Interrupts() as interrupts:
