@@ -65,10 +65,19 @@ def read_image_layout(path: Path, sha256: str | None = None, data: bytes | None 
         return np.ascontiguousarray(image[..., 0]), False
     if image.ndim == 3:
         image = image[..., :3]
-        if (image[..., :1] == image[..., 1:]).all():
+        if _gray_stored_as_rgb(image):
             return np.ascontiguousarray(image[..., 0]), True
-        return np.ascontiguousarray(image[..., ::-1]), True  # OpenCV decodes BGR
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2RGB), True  # OpenCV decodes BGR
     return image, False
+
+
+def _gray_stored_as_rgb(image: np.ndarray) -> bool:
+    """Whether the three channels are equal; a colour image is nearly always told by its first row (the full
+    comparison took 5.6 ms of a 640x480 colour file's 14 ms of reading)."""
+    first = image[0]
+    if not (np.array_equal(first[:, 0], first[:, 1]) and np.array_equal(first[:, 0], first[:, 2])):
+        return False
+    return bool((image[..., :1] == image[..., 1:]).all())
 
 
 def to_gray(image: np.ndarray) -> np.ndarray:

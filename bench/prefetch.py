@@ -23,7 +23,15 @@ def prefetched(items: Iterable[T], load: Callable[[T], R], ahead: int = 1) -> It
     [(1, 6), (2, 3)]
     >>> isinstance(list(prefetched([0], lambda x: 1 // x))[0][1], ZeroDivisionError)
     True
+
+    `ahead=0` loads each item in the calling thread, when asked for:
+
+    >>> [r for _, r in prefetched([1, 2], lambda x: 6 // x, ahead=0)]
+    [6, 3]
     """
+    if ahead <= 0:
+        yield from _in_this_thread(items, load)
+        return
     source = iter(items)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix='prefetch') as pool:
         queue: deque[tuple[T, Future]] = deque()
@@ -44,6 +52,16 @@ def prefetched(items: Iterable[T], load: Callable[[T], R], ahead: int = 1) -> It
                 yield item, err
             else:
                 yield item, result
+
+
+def _in_this_thread(items: Iterable[T], load: Callable[[T], R]) -> Iterator[tuple[T, R | Exception]]:
+    for item in items:
+        try:
+            result = load(item)
+        except Exception as err:
+            yield item, err
+        else:
+            yield item, result
 
 
 class Loader:
