@@ -42,6 +42,12 @@ def levels(x: Tensor, step: float = 1e-3) -> Tensor:
     return (scaled.round() * step).float()
 
 
+def unit_levels_rgb(ir: Tensor, vis: Tensor) -> tuple[Tensor, Tensor]:
+    """What a script that reads 8-bit files (PIL 'L'/'RGB', cv2 IMREAD_COLOR) and divides by 255 in float32 feeds its
+    network: the IR levels, and the visible image as RGB levels (a gray one as three equal channels), each / 255."""
+    return levels(ir, 1.0) / 255, levels(vis, 1.0).expand(-1, 3, -1, -1) / 255
+
+
 def _shift(x: Tensor, bits: int) -> Tensor:
     """C's `>>` on signed integers (floor division by 2**bits)."""
     return torch.div(x, 1 << bits, rounding_mode='floor')

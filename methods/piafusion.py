@@ -41,7 +41,7 @@ from torch import Tensor, nn
 
 from methods._base import FusionMethod
 from methods._per_image import per_image
-from methods._protocol import levels
+from methods._protocol import unit_levels_rgb
 from methods._registry import register_method
 from methods._tf_port import check_tf_tensors, load_tf_convs, read_official_checkpoint
 from methods._weights import official_weights
@@ -152,14 +152,9 @@ class PIAFusion(FusionMethod):
         super().__init__()
         self.net = PIAFusionNet()
 
-    @staticmethod
-    def _inputs(ir: Tensor, vis: Tensor) -> tuple[Tensor, Tensor]:
-        # cv2.imread levels / 255 in float32; a gray visible image as three equal channels
-        return levels(ir, 1.0) / 255.0, levels(vis, 1.0).expand(-1, 3, -1, -1) / 255.0
-
     def colour_output(self, ir: Tensor, vis: Tensor) -> Tensor:
         """The script's float RGB result on [0, 1] scale (before `* 255` and `cv2.imwrite`), (N, 3, H, W)."""
-        ir, rgb = self._inputs(ir, vis)
+        ir, rgb = unit_levels_rgb(ir, vis)
         y, cb, cr = rgb_to_ycbcr(rgb)
         return ycbcr_to_rgb(self.net(y, ir), cb, cr)
 
@@ -171,7 +166,7 @@ class PIAFusion(FusionMethod):
         return per_image(self._fuse_one, ir, vis)  # quantised output: see methods/_per_image.py
 
     def bare_network(self, ir: Tensor, vis: Tensor):
-        ir, rgb = self._inputs(ir, vis)
+        ir, rgb = unit_levels_rgb(ir, vis)
         y = rgb_to_ycbcr(rgb)[0]
         return lambda: self.net(y, ir)
 

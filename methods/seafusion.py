@@ -37,7 +37,7 @@ from torch import Tensor, nn
 
 from methods._base import FusionMethod
 from methods._per_image import per_image
-from methods._protocol import levels
+from methods._protocol import unit_levels_rgb
 from methods._registry import register_method
 from methods._weights import official_weights
 
@@ -172,23 +172,18 @@ class SeAFusion(FusionMethod):
         super().__init__()
         self.net = FusionNet()
 
-    @staticmethod
-    def _inputs(ir: Tensor, vis: Tensor) -> tuple[Tensor, Tensor]:
-        # PIL 'RGB' / 'L' levels / 255 in float32 (to_tensor); a gray visible image as three equal channels
-        return levels(ir, 1.0) / 255, levels(vis, 1.0).expand(-1, 3, -1, -1) / 255
-
     def forward(self, ir: Tensor, vis: Tensor) -> Tensor:
         return per_image(self._fuse_one, ir, vis)  # the output is quantised: see methods/_per_image.py
 
     def _fuse_one(self, ir: Tensor, vis: Tensor) -> Tensor:
         gray = vis.shape[1] == 1
-        ir, rgb = self._inputs(ir, vis)
+        ir, rgb = unit_levels_rgb(ir, vis)
         y, cb, cr = rgb_to_ycrcb(rgb)
         out = stretch_truncate(ycrcb_to_rgb(self.net(y, ir), cb, cr)) / 255
         return out[:, 1:2] if gray else out
 
     def bare_network(self, ir: Tensor, vis: Tensor):
-        ir, rgb = self._inputs(ir, vis)
+        ir, rgb = unit_levels_rgb(ir, vis)
         y = rgb_to_ycrcb(rgb)[0]
         return lambda: self.net(y, ir)
 

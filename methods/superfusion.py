@@ -60,7 +60,7 @@ from torch import Tensor, nn
 
 from methods._base import FusionMethod
 from methods._per_image import per_image
-from methods._protocol import levels
+from methods._protocol import unit_levels_rgb
 from methods._registry import register_method
 from methods._weights import official_weights
 from methods.seafusion import rgb_to_ycrcb, ycrcb_to_rgb
@@ -208,14 +208,9 @@ class SuperFusion(FusionMethod):
         super().__init__()
         self.net = FusionNet()
 
-    @staticmethod
-    def _inputs(ir: Tensor, vis: Tensor) -> tuple[Tensor, Tensor]:
-        # cv2 IMREAD_COLOR levels / 255 (float32); a gray visible image as three equal channels
-        return levels(ir, 1.0) / 255, levels(vis, 1.0).expand(-1, 3, -1, -1) / 255
-
     def network_output(self, ir: Tensor, vis: Tensor) -> Tensor:
         """The float RGB image in [0, 1] the script writes (`fusion_forward`)."""
-        ir, rgb = self._inputs(ir, vis)
+        ir, rgb = unit_levels_rgb(ir, vis)
         y, cb, cr = rgb_to_ycrcb(rgb)
         return ycrcb_to_rgb(self.net(ir, y), cb, cr)
 
@@ -227,7 +222,7 @@ class SuperFusion(FusionMethod):
         return out[:, 1:2] if vis.shape[1] == 1 else out
 
     def bare_network(self, ir: Tensor, vis: Tensor):
-        ir, rgb = self._inputs(ir, vis)
+        ir, rgb = unit_levels_rgb(ir, vis)
         y = rgb_to_ycrcb(rgb)[0]
         return lambda: self.net(ir, y)
 

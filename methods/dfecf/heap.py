@@ -6,7 +6,8 @@ mmap and unmaps it on free, so each such tensor pays its page faults again. DFEC
 2-core CPU, system time was 4 s of a 12.5 s training step (batch 8) and 3.6 s of a 9.7 s fusion of one 640x480 pair.
 With mmap off (mallopt M_MMAP_MAX = 0) the blocks come from the heap, freed ones are reused, and the system time is
 gone (a freed chunk is reused when it fits the next 64-byte-aligned request: in a probe of one 48 MiB block
-allocated again and again, about one run in four got a fresh block each time, as the heap's layout varies). The setting is process-wide, so it is switched on only inside `large_blocks_on_heap()`. It pays off with
+allocated again and again, about one run in four got a fresh block each time, as the heap's layout varies).
+The setting is process-wide, so it is switched on only inside `large_blocks_on_heap()`. It pays off with
 `bench.runtime.tune()` applied (as `python -m bench` and the tests do): the heap then keeps up to 1 GiB of freed
 memory instead of giving it back at once (the peak is not raised). Nothing happens where the user set
 glibc's malloc environment, or where there is no glibc.
