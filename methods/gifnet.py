@@ -73,7 +73,8 @@ HEADS = 2
 VERIFIED = ('official code: test.py --VIS_IS_RGB on 7 pairs (5 TNO, MSRS, RoadScene): identical 8-bit images '
             '(inf dB, max diff 0)')
 NOTE = ('slow on a CPU: about 210 GMAC per 640x480 pair (98-channel full-resolution convolutions and window '
-        'attention); 87 s a pair measured on a loaded 2-core CPU, so prefer --device cuda for whole data sets')
+        'attention); 11.5 s for a 768x576 TNO pair on an idle 2-core CPU (87 s at 640x480 on a loaded one), so prefer '
+        '--device cuda for whole data sets')
 _PREFIXES = {'shared.0.': 'getSharedFeatures.conv_1.conv2d.', 'shared.1.': 'getSharedFeatures.conv_2.conv2d.',
              'shared.2.': 'getSharedFeatures.conv_3.conv2d.',
              'embed_ivif.': 'extractor_multask.SwinTransformerSpecific.patch_embed_ivif.proj.',

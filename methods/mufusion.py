@@ -63,7 +63,7 @@ PATCH = 128
 STEP = PATCH - 4
 TILE_BATCH = 8  # patches per network call: the script runs them all at once; each patch's output is the same
 NOTE = ('slow on a CPU: about 66 GMAC in float64 per 640x480 pair (24 overlapping 128x128 tiles, as the official '
-        'script computes); 46-52 s a pair measured on a loaded 2-core CPU')
+        'script computes); 6 s for a 768x576 TNO pair on an idle 2-core CPU (46-52 s at 640x480 on a loaded one)')
 VERIFIED = ('official code: test_image.py / test_image_rgb.py on 8 pairs (5 TNO, MSRS, RoadScene, VIFB): identical '
             '8-bit images (inf dB, max diff 0)')
 

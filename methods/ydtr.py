@@ -113,7 +113,8 @@ VERIFIED = ('published images: zoo/ydtr_tno1 (1 official result): 72.6 dB, withi
             'because of the authors\' GPU float noise (every differing pixel lies within 0.04 levels of a truncation '
             'boundary); VIFB\'s YDTR JPEGs 48.2-55.8 dB through VIFB\'s saving chain')
 NOTE = ('slow on a CPU: about 80 GMAC per 640x480 pair (six transformer passes over one 64-value token per pixel); '
-        '37 s a pair measured on a loaded 2-core CPU, so prefer --device cuda for whole data sets')
+        '4.7 s for a 768x576 TNO pair on an idle 2-core CPU (37 s at 640x480 on a loaded one), so prefer --device cuda '
+        'for whole data sets')
 
 
 @register_method('ydtr', paper=PAPER, licence=LICENCE, weights=_WEIGHTS, tags=('baseline', 'zoo'), note=NOTE, year=2023,
