@@ -12,7 +12,7 @@ from methods.dfecf import VARIANTS, shipped_weights
 
 # sha256 of each shipped weights file (also in methods/dfecf/MODEL_CARD.md).
 WEIGHTS_SHA256 = {
-    'dfecf': '86649aab6961cfd17eb5485b64838dbd40b20a606b8c54ac078bae10cb8ecc10',
+    'dfecf': '19b93b33e80345c2fa92be5b950b0bc63d693bb6e26abc7197fae82dbe26ce5b',
     'dfecf-no-aux': 'e7a33e73a7dad290de80a08089c3b3a509480dd17b5f71b11b82ac1407bd1b9b',
     'dfecf-no-de': 'd75c24ac62201cb0b8bbe98d7f8b54103356abe5c8e5343ec4a02537e7a88076',
     'dfecf-no-fusion': '9e205356672c01b883aa51d0052e27d7011510aea2dba1df6327915283f81b6d',
@@ -22,7 +22,7 @@ WEIGHTS_SHA256 = {
 # weights give when the network runs in float64, where rounding to grey levels does not depend on the CPU's
 # float32 kernels.
 GOLDEN_PAIR = '37'
-GOLDEN_SHA256 = 'eb8c12e67818330b010912671f96ae68e65bfcc03ad9eeed43da295409db3e26'
+GOLDEN_SHA256 = 'c550099fdb2440579d4afef927902fdaea3cbfd45dfa0b2ccde78ac38b4077ef'
 
 
 def test_registered_variants_are_those_with_shipped_weights():
